@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Benchmark GGUF models on the sentiment of financial news (or a labelled dataset)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from utils.cli import EXIT_FAILURES, EXIT_OK, run_cli, setup_logging
+from utils.config import DEFAULT_CONFIG_PATH, load_config
+from utils.inputs import dataset_input, news_input
+from utils.prompts import load_templates
+from utils.runner import RunPlan, run_benchmark, summary_table
+
+log = logging.getLogger("generate_model_sentiments")
+
+EXAMPLES = """\
+examples:
+  python generate_model_sentiments.py --company NVDA
+  python generate_model_sentiments.py -c MSFT --models smollm2-135m-instruct:q4_1 --iterations 5
+  python generate_model_sentiments.py -c AMD --refresh          # scrape fresh news first
+  python generate_model_sentiments.py -c AMD --fetch-only       # only build the article snapshot
+  python generate_model_sentiments.py --dataset fpb --dataset-path ../shared/data/FinancialPhraseBank-v1.0 --limit 60
+  python generate_model_sentiments.py --dataset csv --dataset-path data/labelled/sample.csv
+
+Results: <output dir>/<model>/<TICKER or dataset>_<iteration>.json. Finished units are
+skipped on a rerun (use --force to redo them). Exit codes: 0 all units done, 1 some
+units failed (see the summary), 2 configuration or input error, 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--company", metavar="TICKER", help="ticker to benchmark on (default: ticker_symbol)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, metavar="PATH",
+                        help="configuration file (default: config.yaml next to this script)")
+    parser.add_argument("--models", nargs="+", metavar="NAME", help="run only these configured models")
+    parser.add_argument("--iterations", type=int, metavar="N", help="iterations per model (default: sample_size)")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR", help="results folder (default: sentiment_save_folder)")
+    parser.add_argument("--force", action="store_true", help="redo units that already have a result file")
+    parser.add_argument("--constrained-decoding", action="store_true",
+                        help="constrain answers to the JSON schema (default: constrained_decoding)")
+    news = parser.add_argument_group("news articles")
+    news.add_argument("--offline", action="store_true", help="never touch the network; use the cached snapshot")
+    news.add_argument("--refresh", action="store_true", help="scrape the news again even if a snapshot exists")
+    news.add_argument("--fetch-only", action="store_true", help="build or refresh the snapshot, run no model")
+    data = parser.add_argument_group("labelled datasets (instead of news)")
+    data.add_argument("--dataset", choices=["fpb", "csv"], help="fpb: FinancialPhraseBank v1.0; csv: text,label file")
+    data.add_argument("--dataset-path", type=Path, metavar="PATH", help="FinancialPhraseBank folder or CSV file")
+    data.add_argument("--agreement", choices=["all", "75", "66", "50"], default="all",
+                      help="FinancialPhraseBank agreement level (default: all)")
+    data.add_argument("--limit", type=int, metavar="N", help="stratified sample of N items")
+    data.add_argument("--sample-seed", type=int, metavar="S", help="seed of that sample (default: seed)")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logs, llama.cpp output")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bar")
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.dataset and (args.company or args.refresh or args.fetch_only):
+        parser.error("--dataset cannot be combined with --company, --refresh or --fetch-only")
+    if args.dataset and args.dataset_path is None:
+        parser.error("--dataset needs --dataset-path")
+    if args.offline and (args.refresh or args.fetch_only):
+        parser.error("--offline cannot be combined with --refresh or --fetch-only")
+    for name in ("iterations", "limit"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be at least 1")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    setup_logging(args.verbose, args.quiet)
+
+    def run() -> int:
+        config = load_config(args.config)
+        if args.constrained_decoding:
+            config = config.model_copy(update={"constrained_decoding": True})
+        models = [config.model(name) for name in args.models] if args.models else list(config.models_to_test)
+        if args.dataset:
+            source = dataset_input(args.dataset, args.dataset_path, config, agreement=args.agreement,
+                                   limit=args.limit, sample_seed=args.sample_seed)
+        else:
+            ticker = (args.company or config.ticker_symbol).upper()
+            source = news_input(ticker, config, refresh=args.refresh or args.fetch_only, offline=args.offline)
+            if args.fetch_only:
+                print(f"{ticker}: {len(source.items)} articles in {source.source['snapshot']}")
+                return EXIT_OK
+        plan = RunPlan(
+            config=config,
+            templates=load_templates(config.messages_folder),
+            subject=source.subject,
+            company_name=source.company_name,
+            items=source.items,
+            models=models,
+            iterations=args.iterations or config.sample_size,
+            output_dir=args.output_dir or config.sentiment_save_folder,
+            source=source.source,
+            force=args.force,
+        )
+        log.info("%d model(s) x %d iteration(s) x %d item(s) of %s -> %s", len(models), plan.iterations,
+                 len(plan.items), plan.subject, plan.output_dir)
+        summary = run_benchmark(plan, show_progress=not args.quiet and sys.stderr.isatty())
+        print(summary_table(summary))
+        if summary.failed:
+            print(f"{len(summary.failed)} unit(s) failed; fix the cause and rerun to resume.", file=sys.stderr)
+            return EXIT_FAILURES
+        return EXIT_OK
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Library code behind the command-line scripts of the GGUF sentiment harness."""

@@ -1,0 +1,68 @@
+"""The one small interface every inference backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from utils.config import Config, ModelSpec
+
+Message = dict[str, str]
+
+
+@dataclass
+class Completion:
+    """One answer and what it cost."""
+
+    text: str
+    seconds: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+    prompt_seconds: float | None = None
+    eval_seconds: float | None = None
+    finish_reason: str | None = None
+    prompt_truncated: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Per-call sampling settings, passed on every call."""
+
+    temperature: float
+    max_tokens: int
+    seed: int
+    repeat_penalty: float = 1.0
+    json_schema: dict[str, Any] | None = None
+
+
+class Backend(ABC):
+    """Serves one model: ``load`` once, then ``chat`` for many articles."""
+
+    name: ClassVar[str]
+    supports_json_schema: ClassVar[bool] = True
+
+    def __init__(self, spec: ModelSpec, config: Config) -> None:
+        self.spec = spec
+        self.config = config
+
+    @abstractmethod
+    def load(self) -> None:
+        """Make the model ready; raise ModelNotFound or BackendUnavailable with a clear reason."""
+
+    @abstractmethod
+    def chat(self, messages: list[Message], sampling: Sampling) -> Completion:
+        """Answer one conversation; raise BackendUnavailable when the backend fails."""
+
+    def warm_up(self, messages: list[Message]) -> None:
+        """Evaluate a conversation once, outside the timings (fills caches, loads weights)."""
+        self.chat(messages, Sampling(temperature=0.0, max_tokens=1, seed=0))
+
+    def provenance(self) -> dict[str, Any]:
+        """Backend version and model identity, recorded with every result file."""
+        return {}
+
+    def close(self) -> None:
+        """Release the model."""

@@ -1,0 +1,298 @@
+"""config.yaml, parsed into strict pydantic models.
+
+Every problem is reported as ``<file>: <key path>: <what was expected>`` so that a
+typo is found at start-up rather than after an hour of inference. Unknown keys
+are errors. Relative paths are resolved against the folder holding the config
+file, so a run does not depend on the directory it was started from.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from utils.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
+
+_LOCATION_KEYS = ("path", "package_resource", "gguf_package")
+PromptMode = Literal["five_shot", "zero_shot"]
+BackendName = Literal["llama_cpp", "ollama"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _model_from_tag(value: Any) -> Any:
+    """A bare string in models_to_test is an Ollama tag, as in the original tool."""
+    if isinstance(value, str):
+        return {"name": value, "backend": "ollama", "ollama_model": value}
+    return value
+
+
+class ModelSpec(StrictModel):
+    """One model to benchmark: where its weights are and how to prompt it."""
+
+    name: str = Field(min_length=1, description="Display name; ':' becomes '_' in folder names.")
+    backend: BackendName = Field("llama_cpp", description="llama_cpp (embedded) or ollama.")
+    path: Path | None = Field(None, description="GGUF file on disk (llama_cpp).")
+    package_resource: str | None = Field(
+        None,
+        description="GGUF file inside an installed package: 'package_name/relative/file.gguf'.",
+    )
+    gguf_package: str | None = Field(
+        None,
+        description="Installed package that assembles a GGUF from chunks through its assemble() (llama_cpp).",
+    )
+    ollama_model: str | None = Field(None, description="Ollama tag (ollama); defaults to name.")
+    family: str | None = Field(None, description="Model family, e.g. 'smollm2-135m'.")
+    quantization: str | None = Field(None, description="Quantization label, e.g. 'q4_K_M'.")
+    prompt_mode: PromptMode = Field(
+        "five_shot",
+        description="five_shot for base/instruct models, zero_shot for fine-tuned sentiment models.",
+    )
+    chat_format: str | None = Field(
+        None, description="llama-cpp-python chat format override, e.g. 'gemma', 'chatml'."
+    )
+    n_gpu_layers: int = Field(-1, ge=-1, description="Layers to offload when the build has a GPU.")
+
+    @model_validator(mode="after")
+    def _check_location(self) -> "ModelSpec":
+        if self.backend == "llama_cpp":
+            given = [k for k in _LOCATION_KEYS if getattr(self, k) is not None]
+            if len(given) != 1:
+                raise ValueError(
+                    "a llama_cpp model needs exactly one of 'path', 'package_resource' or 'gguf_package'"
+                    + (f" (got: {', '.join(given)})" if given else "")
+                )
+            if self.ollama_model is not None:
+                raise ValueError("'ollama_model' only applies to backend: ollama")
+        else:
+            if any(getattr(self, k) is not None for k in _LOCATION_KEYS):
+                raise ValueError("an ollama model is named by 'ollama_model', not by a file location")
+            if self.chat_format is not None:
+                raise ValueError("'chat_format' only applies to backend: llama_cpp (Ollama uses the Modelfile template)")
+        return self
+
+    @property
+    def folder_name(self) -> str:
+        """Results folder name, compatible with the original tool (':' → '_')."""
+        return safe_model_folder(self.name)
+
+    @property
+    def tag(self) -> str:
+        return self.ollama_model or self.name
+
+
+def safe_model_folder(name: str) -> str:
+    """The folder name a model's results are stored under."""
+    return name.replace(":", "_").replace("/", "_").replace("\\", "_")
+
+
+class CompanyOverride(StrictModel):
+    name: str = Field(min_length=1, description="Company name used in prompts, e.g. 'Nvidia'.")
+    aliases: list[str] = Field(default_factory=list, description="Other names that mark a paragraph relevant.")
+
+
+class NewsSettings(StrictModel):
+    """How Yahoo Finance news is fetched and cached (see utils/news)."""
+
+    feed_url: str = Field(
+        "https://feeds.finance.yahoo.com/rss/2.0/headline?s={ticker}&region=US&lang=en-US",
+        description="RSS headline feed; {ticker} is replaced.",
+    )
+    quote_search_url: str = Field(
+        "https://query2.finance.yahoo.com/v1/finance/search",
+        description="Yahoo quote search, used online to name unknown tickers.",
+    )
+    cache_path: Path = Field(Path("cache/http_cache.sqlite"), description="requests-cache SQLite file.")
+    cache_expire_hours: float = Field(24.0, gt=0, description="How long cached HTTP responses stay fresh.")
+    request_delay_s: float = Field(1.0, ge=0, description="Polite delay between page requests.")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(20.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each retry.")
+    max_response_bytes: int = Field(3_000_000, gt=1000)
+    max_retry_after_s: float = Field(
+        60.0, ge=0, description="Longest Retry-After honoured; a longer one ends the retries."
+    )
+    max_redirects: int = Field(5, ge=0, le=30)
+    feed_cache_expire_hours: float = Field(
+        1.0, gt=0, description="How long a cached feed stays fresh (pages use cache_expire_hours)."
+    )
+    min_article_chars: int = Field(
+        200, ge=0, description="Article bodies shorter than this are skipped as stubs."
+    )
+    user_agent: str = Field(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0 Safari/537.36",
+    )
+
+
+class Config(StrictModel):
+    """The whole of config.yaml. Key names match the tool this project grew from."""
+
+    models_to_test: list[Annotated[ModelSpec, BeforeValidator(_model_from_tag)]] = Field(min_length=1)
+    comparison_pairs: list[tuple[str, str]] = Field(default_factory=list)
+
+    sample_size: int = Field(3, ge=1, le=1000, description="Iterations per model.")
+    seed: int = Field(42, ge=0, description="Iteration i uses seed + i.")
+    default_temperature: float = Field(0.2, ge=0.0, le=2.0)
+    repeat_penalty: float = Field(
+        1.0, ge=1.0, le=2.0, description="Penalty on repeated tokens (1.0: off). Penalties also hit JSON keys and digits."
+    )
+    context_window_size: int = Field(8192, ge=512, le=262144)
+    num_tokens_to_predict: int = Field(1024, ge=16, le=32768)
+    constrained_decoding: bool = Field(
+        False, description="Constrain output to the answer's JSON schema (grammar / format)."
+    )
+    stop_after_json: bool = Field(
+        True, description="llama_cpp: stop generating once the first JSON object is complete."
+    )
+    n_threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp (default: all).")
+
+    ticker_symbol: str = Field("NVDA", min_length=1, max_length=12)
+    max_news_age: float = Field(7, gt=0, description="Days; older feed items are dropped.")
+    max_news_items: int = Field(20, ge=1, le=200)
+    companies: dict[str, CompanyOverride] = Field(default_factory=dict)
+    news: NewsSettings = Field(default_factory=NewsSettings)
+
+    ollama_host: str | None = Field(None, description="Ollama URL; default OLLAMA_HOST or localhost.")
+    ollama_timeout_s: float = Field(300.0, gt=0)
+
+    neutral_band: float = Field(0.2, ge=0.0, lt=1.0, description="|sentiment| below this is neutral.")
+    bootstrap_resamples: int = Field(2000, ge=100, le=100000)
+
+    articles_folder: Path = Path("data/articles")
+    messages_folder: Path = Path("messages")
+    sentiment_save_folder: Path = Path("sentiments")
+    report_output_file: Path = Path("reports/model_comparison_report.xlsx")
+    report_output_csv_file: Path = Path("reports/model_metrics.csv")
+    report_output_csv_folder: Path = Path("reports")
+    heatmaps_folder: Path = Path("heatmaps")
+    report_example_sample_size: int | None = Field(
+        None, description="Accepted for compatibility with old configs; not used."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Config":
+        seen: dict[str, str] = {}
+        for spec in self.models_to_test:
+            other = seen.setdefault(spec.folder_name, spec.name)
+            if other != spec.name or list(m.name for m in self.models_to_test).count(spec.name) > 1:
+                raise ValueError(f"two models share the results folder {spec.folder_name!r}: give them distinct names")
+        return self
+
+    def model(self, name: str) -> ModelSpec:
+        """The configured model called ``name`` (or whose folder name is ``name``)."""
+        for spec in self.models_to_test:
+            if name in (spec.name, spec.folder_name):
+                return spec
+        known = [m.name for m in self.models_to_test]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown model {name!r}.{hint} Configured: {', '.join(known)}")
+
+    def resolve_paths(self, base: Path) -> "Config":
+        """A copy whose relative paths are anchored at ``base``."""
+        updates: dict[str, Any] = {}
+        for key, value in self:
+            if isinstance(value, Path) and not value.is_absolute():
+                updates[key] = base / value
+        models = [
+            m.model_copy(update={"path": base / m.path})
+            if m.path is not None and not m.path.is_absolute()
+            else m
+            for m in self.models_to_test
+        ]
+        news = self.news
+        if not news.cache_path.is_absolute():
+            news = news.model_copy(update={"cache_path": base / news.cache_path})
+        return self.model_copy(update={**updates, "models_to_test": models, "news": news})
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("function-before[_model_from_tag(), ModelSpec]",):
+            continue
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def _expected_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at the mapping that holds ``loc``'s last part."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(str(part)) if hasattr(current, "model_fields") else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", None)
+        candidates = [annotation, *(inner or [])]
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if current is None and inner:
+            for arg in inner:
+                meta = getattr(arg, "__origin__", None)
+                if isinstance(meta, type) and issubclass(meta, BaseModel):
+                    current = meta
+    if current is None:
+        return []
+    return sorted(current.model_fields)
+
+
+def _describe(path: Path, error: dict[str, Any]) -> str:
+    loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+    where = _format_location(loc)
+    if error["type"] == "extra_forbidden":
+        allowed = _expected_keys(Config, loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{path}: {where}: unknown key{hint} (allowed here: {', '.join(allowed)})"
+    message = error["msg"].removeprefix("Value error, ")
+    got = error.get("input")
+    shown = "" if isinstance(got, dict) or error["type"] == "missing" else f" (got {got!r})"
+    return f"{path}: {where}: {message}{shown}"
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate a config file; raise ConfigError naming file and keys."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(path, err) for err in exc.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    return config.resolve_paths(path.resolve().parent)
