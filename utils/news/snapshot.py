@@ -1,0 +1,55 @@
+"""The scraped snapshot: the same shape the core run reads, written atomically."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+from utils.articles import Article, SkippedItem, Snapshot, article_key
+from utils.news.companies import Company
+from utils.news.feed import FeedItem
+from utils.results import write_json_atomic
+
+SOURCE = "yahoo_finance_rss"
+
+
+def make_article(item: FeedItem, content: str) -> Article:
+    """The snapshot entry for a feed item and its extracted text; the key is md5(url)[:8]."""
+    published = item.published.astimezone(timezone.utc) if item.published else None
+    return Article(
+        key=article_key(item.url),
+        url=item.url,
+        title=item.title,
+        # RSS's own date format, as the original tool stored it.
+        published=format_datetime(published) if published else "",
+        summary=item.summary,
+        content=content,
+    )
+
+
+def make_snapshot(
+    company: Company,
+    *,
+    feed_url: str,
+    fetched_at: datetime,
+    articles: list[Article],
+    skipped: list[SkippedItem],
+) -> Snapshot:
+    """A Snapshot of freshly scraped news for ``company``."""
+    return Snapshot(
+        ticker=company.ticker,
+        company_name=company.name,
+        synthetic=False,
+        source=SOURCE,
+        feed_url=feed_url,
+        fetched_at=fetched_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        articles=articles,
+        skipped=skipped,
+        company_aliases=list(company.aliases),
+    )
+
+
+def write_snapshot(path: Path, snapshot: Snapshot) -> None:
+    """Write ``snapshot`` so that readers see the old file or the whole new one."""
+    write_json_atomic(path, snapshot.model_dump(mode="json"))
