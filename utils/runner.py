@@ -253,6 +253,9 @@ def run_model(spec: ModelSpec, plan: RunPlan, summary: RunSummary, progress: Pro
                 progress.skip(len(plan.items) * (len(pending) - position - 1))
                 return
             save_result(paths[iteration], result)
+            log.info("%s iteration %d/%d: %d/%d valid answers in %.1f s -> %s", spec.name, iteration + 1,
+                     plan.iterations, result.valid_count, len(result.sentiments), result.time_taken or 0.0,
+                     paths[iteration])
             summary.outcomes.append(UnitOutcome(
                 spec.name, iteration, "done", paths[iteration],
                 valid=result.valid_count, total=len(result.sentiments), seconds=result.time_taken or 0.0,

@@ -37,6 +37,34 @@ def fold_system_message(messages: list[Message]) -> list[Message]:
     return rest
 
 
+class _StopAfterJson:
+    """Logits processor that ends generation once the answer's JSON object has closed.
+
+    It reads each newly sampled token and, after the object's closing brace, leaves only
+    the end-of-sequence token possible. (Streaming and breaking out of the stream would do
+    the same, but llama-cpp-python's streaming path costs several times more per token.)
+    """
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.watcher = JsonObjectWatcher()
+        self.seen: int | None = None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self.seen is None:  # first call: everything so far is the prompt
+            self.seen = len(input_ids)
+        new_tokens = [int(t) for t in input_ids[self.seen:]]
+        self.seen = len(input_ids)
+        if new_tokens and not self.watcher.closed:
+            self.watcher.feed(self.llm.detokenize(new_tokens).decode("utf-8", errors="ignore"))
+        if self.watcher.closed:
+            eos = self.llm.token_eos()
+            keep = scores[eos]
+            scores[:] = -float("inf")
+            scores[eos] = keep if keep > -float("inf") else 0.0
+        return scores
+
+
 class LlamaCppBackend(Backend):
     name = "llama_cpp"
     supports_json_schema = True
@@ -45,7 +73,6 @@ class LlamaCppBackend(Backend):
         super().__init__(spec, config)
         self._llm: Any = None
         self._model_path = None
-        self._prompt_tokens: int | None = None
 
     def load(self) -> None:
         try:
@@ -91,42 +118,26 @@ class LlamaCppBackend(Backend):
         )
         if sampling.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": sampling.json_schema}
+        stopper = None
+        if self.config.stop_after_json:
+            stopper = _StopAfterJson(self._llm)
+            kwargs["logits_processor"] = [stopper]
         started = time.perf_counter()
         try:
-            text, chunks, finish = self._stream(kwargs, stop_after_json=self.config.stop_after_json)
+            response = self._llm.create_chat_completion(**kwargs)
         except ValueError as exc:  # e.g. prompt longer than the context window
             raise BackendUnavailable(self.name, self.spec.name, str(exc)) from None
         seconds = time.perf_counter() - started
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        finish = "json_complete" if stopper is not None and stopper.watcher.closed else choice.get("finish_reason")
         return Completion(
-            text=text,
+            text=choice["message"].get("content") or "",
             seconds=seconds,
-            prompt_tokens=self._prompt_tokens,
-            completion_tokens=chunks,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
             finish_reason=finish,
         )
-
-    def _stream(self, kwargs: dict[str, Any], stop_after_json: bool) -> tuple[str, int, str | None]:
-        """Generate token by token; stop early once a complete JSON object is out."""
-        watcher = JsonObjectWatcher()
-        parts: list[str] = []
-        chunks, finish = 0, None
-        stream = self._llm.create_chat_completion(stream=True, **kwargs)
-        try:
-            for chunk in stream:
-                if chunks == 0:
-                    self._prompt_tokens = self._llm.n_tokens
-                choice = chunk["choices"][0]
-                piece = choice["delta"].get("content") or ""
-                finish = choice.get("finish_reason") or finish
-                if piece:
-                    chunks += 1
-                    parts.append(piece)
-                    if stop_after_json and watcher.feed(piece):
-                        finish = "json_complete"
-                        break
-        finally:
-            stream.close()
-        return "".join(parts), chunks, finish
 
     def provenance(self) -> dict[str, Any]:
         import llama_cpp
