@@ -93,8 +93,10 @@ def load_results_frame(
             })
     if wanted is not None:
         for name in sorted(wanted - seen_models):
-            problems.append(f"{Path(folder) / name}: no result files for model {name!r}")
-            log.warning("%s", problems[-1])
+            what = f" for {subject!r}" if subject else ""
+            problems.append(f"{Path(folder) / name}: no result files{what} for model {name!r}")
+            if Path(folder).is_dir():
+                log.warning("%s", problems[-1])
     else:
         problems.extend(_empty_model_folders(Path(folder), seen_models, subject))
     frame = pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,36 @@
+#!/usr/bin/env python
+"""Heatmap PNGs of the per-article metrics (article × model, and family × quantization)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from utils.report_cli import build_parser, run_script
+from utils.reports import run_heatmaps
+
+DESCRIPTION = """\
+Draw heatmaps into heatmaps_folder:
+  <metric>_heatmap.png                       articles × models, with a Mean row
+  <metric>_family_quantization_heatmap.png   model families × quantizations
+for Inference Rate, Valid JSON Rate, Sentiment Variance, Mean Sentiment (diverging
+palette centred at 0) and Mean Confidence. Family and quantization come from the config,
+else from the result files, else from model names (e.g. 'llama3-8b-q4_K_M'); the family
+heatmaps are skipped when no model has both. Empty cells read "n/a". The metrics CSV is
+(re)written first when it is missing or older than the results."""
+
+EXAMPLES = """\
+python generate_heatmaps.py
+python generate_heatmaps.py --company NVDA --output-dir /tmp/nvda_reports
+python generate_heatmaps.py --sentiments-dir old_run/sentiments --quiet
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Draw the heatmaps; return the exit code."""
+    parser = build_parser("generate_heatmaps.py", DESCRIPTION, EXAMPLES)
+    return run_script(argv, parser, run_heatmaps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

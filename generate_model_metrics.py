@@ -1,0 +1,36 @@
+#!/usr/bin/env python
+"""Per (model, article) metrics of a sentiment run: model_metrics.csv and model_metrics.xlsx."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from utils.report_cli import build_parser, run_script
+from utils.reports import run_metrics
+
+DESCRIPTION = """\
+Compute, for every model and article, the metrics of the benchmark from the result files:
+  Inference Rate (s)  mean time_taken of the valid answers
+  Valid JSON Rate     valid answers / answers
+  Sentiment Variance  population variance (ddof=0) of the valid sentiments (n/a below 2)
+  Mean Sentiment, Mean Confidence  means of the valid answers
+and write them to report_output_csv_file (model_metrics.csv, full precision) and to a
+workbook next to it (model_metrics.xlsx: a per-model Summary sheet and a Per Article sheet).
+Unreadable result files are skipped with a warning naming each file."""
+
+EXAMPLES = """\
+python generate_model_metrics.py
+python generate_model_metrics.py --config config.yaml --company NVDA
+python generate_model_metrics.py --sentiments-dir old_run/sentiments --output-dir old_run/reports
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the metrics step; return the exit code."""
+    parser = build_parser("generate_model_metrics.py", DESCRIPTION, EXAMPLES)
+    return run_script(argv, parser, run_metrics)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
