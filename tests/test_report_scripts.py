@@ -240,6 +240,6 @@ def test_thirty_models_fourteen_iterations_twenty_articles(tmp_path, write_resul
     book = load_workbook(tmp_path / "reports" / "model_comparison_report.xlsx", read_only=True)
     assert book.sheetnames == COMPARISON_SHEETS
     assert len(list(book["Summary"].iter_rows())) == 32
-    assert len(list(book["Pairwise"].iter_rows())) == 1 + 2 * 3
+    assert len(list(book["Pairwise"].iter_rows())) == 1 + 2 * 4  # 2 pairs x 4 compared metrics
     assert len(list((tmp_path / "heatmaps").glob("*.png"))) == 2 * len(METRICS)
     print(f"three scripts on 31 models: {elapsed:.1f} s")

@@ -59,7 +59,7 @@ INFERENCE_RATE = register_metric(Metric(
     raw_column="time_taken", pairwise=True,
 ))
 VALID_JSON_RATE = register_metric(Metric(
-    "valid_json_rate", "Valid JSON Rate", True, "RdYlGn", vmin=0, vmax=1,
+    "valid_json_rate", "Valid JSON Rate", True, "RdYlGn", vmin=0, vmax=1, pairwise=True,
 ))
 SENTIMENT_VARIANCE = register_metric(Metric(
     "sentiment_variance", "Sentiment Variance", False, "YlOrRd", pairwise=True,
