@@ -19,6 +19,10 @@ plus one CSV per sheet in report_output_csv_folder. Sheets:
   Pairwise     per pair: paired t, Wilcoxon, Welch (raw scores), mean difference with CI,
                Cohen's d_z and Holm-adjusted p-values, for mean sentiment, variance, speed
   Per Article  the two models of each pair side by side per article
+  Accuracy, Confusion, Calibration, Significance   only for labelled datasets: accuracy,
+               F1, MCC, ECE/Brier per model with a majority-class baseline; confusion
+               matrices; reliability bins; Cochran's Q, McNemar exact (Holm) and paired
+               bootstrap CIs per pair
   Method       what data each test uses and its null hypothesis
 The article is the unit of analysis; iterations are repeated measures. Values that
 cannot be computed read "n/a" with the reason in the row's Notes. The metrics CSV is
@@ -29,6 +33,7 @@ any case), every pair with --all-pairs or when the config lists none."""
 EXAMPLES = """\
 python generate_model_comparison_report.py
 python generate_model_comparison_report.py --all-pairs --company NVDA
+python generate_model_comparison_report.py --company FPB-AllAgree
 python generate_model_comparison_report.py --sentiments-dir old_run/sentiments --output-dir old_run/reports -v
 """
 

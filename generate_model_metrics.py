@@ -17,11 +17,15 @@ Compute, for every model and article, the metrics of the benchmark from the resu
   Mean Sentiment, Mean Confidence  means of the valid answers
 and write them to report_output_csv_file (model_metrics.csv, full precision) and to a
 workbook next to it (model_metrics.xlsx: a per-model Summary sheet and a Per Article sheet).
+For results of a labelled dataset (--dataset in generate_model_sentiments.py) the CSV also
+gets Gold Label and Accuracy (share of the item's answers right) after those columns, and
+the Summary sheet Accuracy, Macro-F1 and Labelled Items per model.
 Unreadable result files are skipped with a warning naming each file."""
 
 EXAMPLES = """\
 python generate_model_metrics.py
 python generate_model_metrics.py --config config.yaml --company NVDA
+python generate_model_metrics.py --company FPB-AllAgree             # one labelled dataset
 python generate_model_metrics.py --sentiments-dir old_run/sentiments --output-dir old_run/reports
 """
 

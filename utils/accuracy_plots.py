@@ -84,7 +84,9 @@ def reliability_figure(calibration: pd.DataFrame, accuracy: pd.DataFrame, subjec
         _reliability_panel(ax, table[table["model"] == model], f"{model}\nECE {shown}")
     for ax in axes[len(models):]:
         ax.set_visible(False)
-    axes[0].legend(loc="upper left", fontsize=7)
+    # below the panels: inside one it hides the bars of low-confidence bins
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8)
     figure.suptitle(f"Reliability of stated confidence (numbers: answers per bin): {subject}")
     return _save(figure, Path(folder) / plot_file_name("reliability", subject))
 

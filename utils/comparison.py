@@ -12,6 +12,7 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,7 @@ class ReportContext:
     neutral_band: float = 0.2
 
     _matrices: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # tables other modules derive once
 
     @cached_property
     def models(self) -> list[str]:

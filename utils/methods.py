@@ -7,7 +7,8 @@ register theirs the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 METHOD_COLUMNS = ["Sheet", "Statistic", "Data Used", "Null Hypothesis / Definition", "Pools Raw Scores"]
 
@@ -21,6 +22,8 @@ class MethodNote:
     data: str
     hypothesis: str
     pools_raw_scores: bool = False
+    # None: always shown; else shown only in reports whose context it accepts (e.g. labelled results)
+    applies: Callable[[Any], bool] | None = field(default=None, compare=False)
 
     def row(self) -> list[str]:
         """The note as a Method sheet row."""
@@ -38,9 +41,10 @@ def register_method(note: MethodNote) -> MethodNote:
     return note
 
 
-def method_rows() -> list[list[str]]:
-    """Every registered note as a row, in registration order."""
-    return [note.row() for note in METHOD_NOTES]
+def method_rows(ctx: Any = None) -> list[list[str]]:
+    """Every registered note that applies to the report ``ctx`` as a row, in registration order."""
+    return [note.row() for note in METHOD_NOTES
+            if note.applies is None or (ctx is not None and note.applies(ctx))]
 
 
 UNIT = "The unit of analysis is the article: iterations are repeated measures of one article."

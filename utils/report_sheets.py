@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from utils import comparison, omnibus
+from utils import accuracy_report, comparison, omnibus
 from utils.comparison import ReportContext
 from utils.methods import METHOD_COLUMNS, method_rows
 from utils.metrics import ARTICLE_COLUMNS, MEAN_SENTIMENT, METRICS, model_summary
@@ -40,10 +40,14 @@ def _metric_scales(columns: list[str]) -> dict[str, ColourScale]:
 @register_sheet("metrics", "Summary", order=10)
 def metrics_summary_sheet(ctx: ReportContext) -> SheetTable:
     """Per model: metrics averaged over articles."""
-    frame = model_summary(ctx.articles)
+    frame = accuracy_report.with_summary_columns(model_summary(ctx.articles), ctx)
     formats = {**_metric_formats(list(frame.columns)), "Tokens/s": TWO,
                "Articles": COUNT, "Answers": COUNT, "Valid Answers": COUNT}
-    return SheetTable("Summary", frame, formats=formats, scales=_metric_scales(list(frame.columns)))
+    if "Accuracy" in frame.columns:
+        formats.update({"Accuracy": THREE, "Macro-F1": THREE, "Labelled Items": COUNT})
+    scales = {**_metric_scales(list(frame.columns)),
+              **{c: HIGHER_IS_BETTER for c in ("Accuracy", "Macro-F1") if c in frame.columns}}
+    return SheetTable("Summary", frame, formats=formats, scales=scales)
 
 
 @register_sheet("metrics", "Per Article", order=20)
@@ -119,7 +123,7 @@ def per_article_sheet(ctx: ReportContext) -> SheetTable:
 @register_sheet("comparison", "Method", order=100)
 def method_sheet(ctx: ReportContext) -> SheetTable:
     """One line per statistic: the data it uses and its null hypothesis."""
-    frame = pd.DataFrame(method_rows(), columns=METHOD_COLUMNS)
+    frame = pd.DataFrame(method_rows(ctx), columns=METHOD_COLUMNS)
     return SheetTable("Method", frame, wrap_columns=["Statistic", "Data Used", "Null Hypothesis / Definition"],
                       freeze="C2", align_top=True)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils import heatmaps, report_sheets  # noqa: F401  (registers sheets and heatmaps)
+from utils import accuracy_report, heatmaps, report_sheets  # noqa: F401  (registers sheets and heatmaps)
 from utils.comparison import ReportContext, build_context, resolve_pairs
 from utils.errors import ReportError
 from utils.metrics import CSV_COLUMNS
@@ -104,7 +104,7 @@ def write_metrics(ctx: ReportContext, settings: ReportSettings) -> list[Path]:
     """Write model_metrics.csv (full precision) and model_metrics.xlsx; the paths written."""
     settings.metrics_csv.parent.mkdir(parents=True, exist_ok=True)
     try:
-        ctx.articles.to_csv(settings.metrics_csv, index=False)
+        accuracy_report.with_article_columns(ctx.articles, ctx).to_csv(settings.metrics_csv, index=False)
     except OSError as exc:
         raise ReportError(f"{settings.metrics_csv}: cannot write: {exc.strerror or exc}") from None
     log.info("wrote %s (%d rows)", settings.metrics_csv, len(ctx.articles))
