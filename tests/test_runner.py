@@ -98,6 +98,7 @@ def test_invalid_answers_are_stored_with_raw_text(plan_for, tmp_path):
     assert [i.valid for i in items] == [False, True, False]
     assert items[0].raw_text == "I think it is positive." and items[0].sentiment is None
     assert "less than or equal to 1" in items[2].error
+    assert [i.bare_json for i in items] == [False, True, False]
 
 
 def test_rerun_skips_finished_units_and_force_redoes_them(plan_for, tmp_path):

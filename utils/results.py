@@ -46,6 +46,8 @@ class ArticleResult(BaseModel):
     prompt_truncated: bool | None = Field(
         None, description="The server evaluated fewer prompt tokens than were sent."
     )
+    bare_json: bool | None = Field(None, description="A valid answer that is the JSON object and nothing else.")
+    finish_reason: str | None = Field(None, description="stop, length, or json_complete (stopped after the JSON).")
     gold_label: str | None = Field(None, description="Human label of a labelled dataset item.")
     gold_score: float | None = None
 

@@ -126,7 +126,7 @@ def answer_item(backend: Backend, plan: RunPlan, spec: ModelSpec, item: Article,
     completion = backend.chat(messages, sampling)
     parsed = parse_answer(completion.text)
     extra = item.model_extra or {}
-    result = ArticleResult(
+    return ArticleResult(
         reasoning=parsed.response.reasoning if parsed.valid else "",
         sentiment=parsed.response.sentiment if parsed.valid else None,
         confidence=parsed.response.confidence if parsed.valid else None,
@@ -140,12 +140,11 @@ def answer_item(backend: Backend, plan: RunPlan, spec: ModelSpec, item: Article,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         prompt_truncated=completion.prompt_truncated,
+        bare_json=parsed.valid and completion.text.strip().startswith("{") and completion.text.strip().endswith("}"),
+        finish_reason=completion.finish_reason,
         gold_label=extra.get("gold_label"),
         gold_score=extra.get("gold_score"),
     )
-    result.bare_json = parsed.valid and completion.text.strip().startswith("{")  # type: ignore[attr-defined]
-    result.finish_reason = completion.finish_reason  # type: ignore[attr-defined]
-    return result
 
 
 def run_unit(backend: Backend, plan: RunPlan, spec: ModelSpec, iteration: int,
