@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+
+from news_fixtures import loopback, server  # noqa: F401  (fixtures)
 from werkzeug import Request, Response
 
 from utils.articles import article_key, load_snapshot, snapshot_path
@@ -23,22 +25,6 @@ from utils.news.extract import SEPARATOR
 FIXTURES = Path(__file__).parent / "fixtures" / "news"
 HTML = "text/html; charset=utf-8"
 FEED_PATH = "/rss/2.0/headline"
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture
-def loopback(server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    server.clear()
-    return server
 
 
 def make_config(tmp_path: Path, base: str, **overrides) -> Config:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+
+from news_fixtures import loopback, server  # noqa: F401  (fixtures)
 from werkzeug import Request, Response
 
 from utils.config import NewsSettings
@@ -24,22 +26,6 @@ from utils.news.fetcher import (
 
 HTML = "text/html; charset=utf-8"
 PAGE = "<html><body><p>Nvidia rose.</p></body></html>"
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-@pytest.fixture
-def loopback(server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    server.clear()
-    return server
 
 
 @pytest.fixture
