@@ -103,3 +103,9 @@ def test_unknown_model_name_suggests(tmp_path):
     config = load_config(write(tmp_path, BASE))
     with pytest.raises(ConfigError, match="Did you mean 'm1'"):
         config.model("m1x")
+
+
+def test_unknown_key_inside_a_mapping_of_companies_lists_the_allowed_keys(tmp_path):
+    message = error_of(write(tmp_path, BASE + "companies:\n  NVDA: {name: Nvidia, alias: [NVIDIA]}\n"))
+    assert "companies.NVDA.alias: unknown key; did you mean 'aliases'?" in message
+    assert "(allowed here: aliases, name)" in message

@@ -9,6 +9,7 @@ file, so a run does not depend on the directory it was started from.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -188,11 +189,10 @@ class Config(StrictModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Config":
-        seen: dict[str, str] = {}
-        for spec in self.models_to_test:
-            other = seen.setdefault(spec.folder_name, spec.name)
-            if other != spec.name or list(m.name for m in self.models_to_test).count(spec.name) > 1:
-                raise ValueError(f"two models share the results folder {spec.folder_name!r}: give them distinct names")
+        folders = Counter(spec.folder_name for spec in self.models_to_test)
+        shared = [folder for folder, count in folders.items() if count > 1]
+        if shared:
+            raise ValueError(f"two models share the results folder {shared[0]!r}: give them distinct names")
         return self
 
     def model(self, name: str) -> ModelSpec:
@@ -228,34 +228,36 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("function-before[_model_from_tag(), ModelSpec]",):
-            continue
         else:
             text += ("." if text else "") + str(part)
     return text or "(top level)"
 
 
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``list[Annotated[ModelSpec, ...]]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for inner in (getattr(annotation, "__origin__", None), *getattr(annotation, "__args__", ())):
+        found = _nested_model(inner) if inner is not None and inner is not annotation else None
+        if found is not None:
+            return found
+    return None
+
+
 def _expected_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys allowed at the mapping that holds ``loc``'s last part."""
-    current: Any = model
+    current: type[BaseModel] | None = model
+    mapping_key_next = False
     for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
+        if isinstance(part, int) or mapping_key_next:  # a list index or a key of a mapping
+            mapping_key_next = False
             continue
-        field = current.model_fields.get(str(part)) if hasattr(current, "model_fields") else None
-        if field is None:
+        field = current.model_fields.get(str(part)) if current is not None else None
+        current = _nested_model(field.annotation) if field is not None else None
+        if current is None:
             return []
-        annotation = field.annotation
-        inner = getattr(annotation, "__args__", None)
-        candidates = [annotation, *(inner or [])]
-        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if current is None and inner:
-            for arg in inner:
-                meta = getattr(arg, "__origin__", None)
-                if isinstance(meta, type) and issubclass(meta, BaseModel):
-                    current = meta
-    if current is None:
-        return []
-    return sorted(current.model_fields)
+        mapping_key_next = getattr(field.annotation, "__origin__", None) is dict
+    return sorted(current.model_fields) if current is not None else []
 
 
 def _describe(path: Path, error: dict[str, Any]) -> str:
