@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
 
 from news_fixtures import loopback, server  # noqa: F401  (fixtures)
 from werkzeug import Request, Response

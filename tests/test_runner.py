@@ -7,7 +7,6 @@ at the bottom run the real SmolLM2 GGUF through llama-cpp-python.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from utils.answers import JsonObjectWatcher
 from utils.backends.base import Backend, Completion, Message, Sampling
-from utils.errors import BackendUnavailable, ModelNotFound
+from utils.errors import BackendUnavailable
 from utils.model_files import resolve_gguf
 
 log = logging.getLogger(__name__)
