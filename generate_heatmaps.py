@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from utils.report_cli import build_parser, run_script
-from utils.reports import run_heatmaps
+from utils.reports.cli import build_parser, run_script
+from utils.reports.pipeline import run_heatmaps
 
 DESCRIPTION = """\
 Draw heatmaps into heatmaps_folder:

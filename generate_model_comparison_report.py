@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from utils.report_cli import build_parser, run_script
-from utils.reports import run_comparison
+from utils.reports.cli import build_parser, run_script
+from utils.reports.pipeline import run_comparison
 
 DESCRIPTION = """\
 Compare the models of a sentiment run and write report_output_file (an Excel workbook)

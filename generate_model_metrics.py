@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from utils.report_cli import build_parser, run_script
-from utils.reports import run_metrics
+from utils.reports.cli import build_parser, run_script
+from utils.reports.pipeline import run_metrics
 
 DESCRIPTION = """\
 Compute, for every model and article, the metrics of the benchmark from the result files:

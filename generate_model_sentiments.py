@@ -10,9 +10,9 @@ from pathlib import Path
 
 from utils.cli import EXIT_FAILURES, EXIT_OK, run_cli, setup_logging
 from utils.config import DEFAULT_CONFIG_PATH, load_config
-from utils.inputs import dataset_input, news_input
-from utils.prompts import load_templates
-from utils.runner import RunPlan, run_benchmark, summary_table
+from utils.run.sources import dataset_input, news_input
+from utils.run.prompts import load_templates
+from utils.run.runner import RunPlan, run_benchmark, summary_table
 
 log = logging.getLogger("generate_model_sentiments")
 

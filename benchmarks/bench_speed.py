@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils.articles import load_snapshot  # noqa: E402
+from utils.news.articles import load_snapshot  # noqa: E402
 from utils.backends import Sampling, create_backend  # noqa: E402
 from utils.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
-from utils.prompts import load_templates  # noqa: E402
+from utils.run.prompts import load_templates  # noqa: E402
 
 
 def time_arm(backend, conversations, sampling, reset: bool) -> float:

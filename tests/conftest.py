@@ -1,63 +1,43 @@
-"""Shared fixtures."""
+"""Fixtures shared by every test folder (helpers the tests import live in tests/helpers.py)."""
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import pytest
+from pytest_httpserver import HTTPServer
 
-
-def _answer(score: float | None, confidence: float | None, seconds: float | None, key: str, bare: bool) -> dict:
-    """One answer in a result file; ``score`` None (or NaN) is an invalid answer."""
-    invalid = score is None or (isinstance(score, float) and math.isnan(score))
-    item = {
-        "reasoning": "" if invalid else "synthetic", "sentiment": None if invalid else float(score),
-        "confidence": None if invalid else confidence, "valid": not invalid,
-        "url": f"https://example.com/{key}", "published": "2024-05-01", "time_taken": seconds,
-    }
-    if not bare:
-        item.update(title=f"Headline {key}", raw_text=None, error="no JSON" if invalid else None,
-                    prompt_tokens=100, completion_tokens=None if invalid else 40)
-    return item
-
-
-def write_model_results(
-    root: Path,
-    model: str,
-    scores: Sequence[Sequence[float | None]],
-    *,
-    subject: str = "NVDA",
-    keys: Sequence[str] | None = None,
-    confidence: float = 0.8,
-    seconds: float | Callable[[int, int], float] = 1.0,
-    bare: bool = False,
-    family: str | None = None,
-    quantization: str | None = None,
-) -> Path:
-    """Write ``<root>/<model>/<subject>_<i>.json`` from an articles × iterations score matrix.
-
-    ``bare`` writes the original tool's format (only its keys); otherwise this project's.
-    """
-    folder = root / model
-    folder.mkdir(parents=True, exist_ok=True)
-    keys = list(keys or [f"a{i:07d}" for i in range(len(scores))])
-    for iteration in range(len(scores[0]) if scores else 0):
-        items = {}
-        for row, key in enumerate(keys):
-            took = seconds(row, iteration) if callable(seconds) else seconds
-            items[key] = _answer(scores[row][iteration], confidence, took, key, bare)
-        data: dict = {"average_sentiment": 0.0, "time_taken": 1.0, "sentiments": items}
-        if not bare:
-            data.update(model=model, subject=subject, iteration=iteration, backend="llama_cpp",
-                        family=family, quantization=quantization, prompt_mode="five_shot")
-        (folder / f"{subject}_{iteration}.json").write_text(json.dumps(data), encoding="utf-8")
-    return folder
+from tests.helpers import SMOLLM2, write_config, write_model_results, write_snapshot
 
 
 @pytest.fixture
 def write_results() -> Callable[..., Path]:
-    """The :func:`write_model_results` helper, for tests that build result trees."""
+    """The :func:`tests.helpers.write_model_results` helper, for tests that build result trees."""
     return write_model_results
+
+
+@pytest.fixture
+def small_project(tmp_path: Path) -> Path:
+    """A folder with a config for SmolLM2 and three NVDA articles."""
+    write_snapshot(tmp_path)
+    write_config(tmp_path, [SMOLLM2])
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A loopback HTTP server (real HTTP on 127.0.0.1) for the news and Ollama tests."""
+    srv = HTTPServer(host="127.0.0.1", threaded=True)
+    srv.start()
+    yield srv
+    srv.clear()
+    srv.stop()
+
+
+@pytest.fixture
+def loopback(server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
+    """The server, cleared of earlier expectations, with proxies bypassed for loopback."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    server.clear()
+    return server

@@ -13,10 +13,10 @@ import os
 import time
 from typing import Any
 
-from utils.answers import JsonObjectWatcher
+from utils.run.answers import JsonObjectWatcher
 from utils.backends.base import Backend, Completion, Message, Sampling
 from utils.errors import BackendUnavailable
-from utils.model_files import resolve_gguf
+from utils.backends.gguf_files import resolve_gguf
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class LlamaCppBackend(Backend):
     def provenance(self) -> dict[str, Any]:
         import llama_cpp
 
-        from utils.model_files import file_identity
+        from utils.backends.gguf_files import file_identity
 
         return {
             "backend": self.name,

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from utils.articles import snapshot_path
+from utils.news.articles import snapshot_path
 from utils.config import Config
 from utils.errors import ArticlesError, ConfigError, NewsError
 from utils.news.companies import Company, QuoteSearch, normalize_ticker, resolve_company

@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from utils.articles import Article, SkippedItem
+from utils.news.articles import SkippedItem
+from utils.items import Article
 from utils.config import Config
 from utils.news.companies import Company
 from utils.news.extract import ArticleSkipped, extract_article, is_consent_wall

@@ -6,10 +6,11 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
-from utils.articles import Article, SkippedItem, Snapshot, article_key
+from utils.news.articles import SkippedItem, Snapshot
+from utils.items import Article, article_key
 from utils.news.companies import Company
 from utils.news.feed import FeedItem
-from utils.results import write_json_atomic
+from utils.io import write_json_atomic
 
 SOURCE = "yahoo_finance_rss"
 

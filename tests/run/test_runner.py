@@ -1,0 +1,176 @@
+"""The run loop: resumable units, failures reported per model, nothing partial on disk.
+
+The fake backend here subclasses the real Backend interface; the end-to-end tests
+at the bottom run the real SmolLM2 GGUF through llama-cpp-python.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import PROJECT, SMOLLM2, write_config, write_snapshot
+from utils.news.articles import load_snapshot
+from utils.backends.base import Backend, Completion
+from utils.config import load_config
+from utils.errors import BackendUnavailable, ModelNotFound
+from utils.run.prompts import load_templates
+from utils.run.results import load_result
+from utils.run.runner import RunPlan, run_benchmark, summary_table
+
+import generate_model_sentiments
+
+ANSWER = '{"sentiment": 0.5, "confidence": 0.9, "reasoning": "Orders rose."}'
+
+
+class ScriptedBackend(Backend):
+    """Answers from a script; records every conversation it was sent."""
+
+    name = "scripted"
+    script: list = []
+    calls: list = []
+    fail_load: Exception | None = None
+
+    def load(self) -> None:
+        if ScriptedBackend.fail_load is not None and self.spec.name == "broken":
+            raise ScriptedBackend.fail_load
+
+    def chat(self, messages, sampling):
+        ScriptedBackend.calls.append((self.spec.name, messages, sampling))
+        step = ScriptedBackend.script.pop(0) if ScriptedBackend.script else ANSWER
+        if isinstance(step, BaseException):
+            raise step
+        return Completion(text=step, seconds=0.01, prompt_tokens=100, completion_tokens=20)
+
+    def warm_up(self, messages) -> None:
+        pass
+
+
+@pytest.fixture
+def plan_for(tmp_path):
+    ScriptedBackend.script, ScriptedBackend.calls, ScriptedBackend.fail_load = [], [], None
+    write_snapshot(tmp_path, count=3)
+    models = [dict(SMOLLM2, name="good"), dict(SMOLLM2, name="broken"), dict(SMOLLM2, name="zero", prompt_mode="zero_shot")]
+    config = load_config(write_config(tmp_path, models))
+
+    def make(names=("good",), iterations=2, force=False):
+        snapshot = load_snapshot(tmp_path / "articles" / "NVDA.json")
+        return RunPlan(config=config, templates=load_templates(PROJECT / "messages"), subject="NVDA",
+                       company_name="Nvidia", items=snapshot.articles, models=[config.model(n) for n in names],
+                       iterations=iterations, output_dir=tmp_path / "out", force=force)
+    return make
+
+
+def run(plan):
+    return run_benchmark(plan, show_progress=False, factory=ScriptedBackend)
+
+
+def test_units_are_written_with_the_compatible_keys(plan_for, tmp_path):
+    summary = run(plan_for())
+    assert [o.status for o in summary.outcomes] == ["done", "done"]
+    data = json.loads((tmp_path / "out" / "good" / "NVDA_1.json").read_text())
+    assert {"average_sentiment", "time_taken", "sentiments"} <= set(data)
+    item = next(iter(data["sentiments"].values()))
+    assert {"reasoning", "sentiment", "confidence", "valid", "url", "published", "time_taken"} <= set(item)
+    assert data["seed"] == 43 and data["iteration"] == 1 and data["prompt_mode"] == "five_shot"
+    assert data["provenance"]["host"]["cores"] >= 1 and "commit" in data["provenance"]["harness"]
+    assert data["source"] == {} and data["average_sentiment"] == 0.5
+
+
+def test_each_iteration_samples_with_seed_plus_iteration(plan_for):
+    run(plan_for(iterations=3))
+    seeds = [sampling.seed for _, _, sampling in ScriptedBackend.calls]
+    assert seeds == [42] * 3 + [43] * 3 + [44] * 3
+
+
+def test_prompt_mode_is_what_the_config_declares(plan_for):
+    run(plan_for(names=("good", "zero"), iterations=1))
+    lengths = {name: len(messages) for name, messages, _ in ScriptedBackend.calls}
+    assert lengths == {"good": 12, "zero": 2}
+
+
+def test_invalid_answers_are_stored_with_raw_text(plan_for, tmp_path):
+    ScriptedBackend.script = ["I think it is positive.", ANSWER, '{"reasoning": "x", "sentiment": 2, "confidence": 1}']
+    run(plan_for(iterations=1))
+    items = list(load_result(tmp_path / "out" / "good" / "NVDA_0.json").sentiments.values())
+    assert [i.valid for i in items] == [False, True, False]
+    assert items[0].raw_text == "I think it is positive." and items[0].sentiment is None
+    assert "less than or equal to 1" in items[2].error
+    assert [i.bare_json for i in items] == [False, True, False]
+
+
+def test_rerun_skips_finished_units_and_force_redoes_them(plan_for, tmp_path):
+    run(plan_for())
+    path = tmp_path / "out" / "good" / "NVDA_0.json"
+    stamp = path.stat().st_mtime_ns
+    ScriptedBackend.calls = []
+    summary = run(plan_for())
+    assert [o.status for o in summary.outcomes] == ["skipped", "skipped"] and ScriptedBackend.calls == []
+    assert path.stat().st_mtime_ns == stamp
+    run(plan_for(force=True))
+    assert len(ScriptedBackend.calls) == 6 and path.stat().st_mtime_ns != stamp
+
+
+def test_truncated_or_stale_files_are_redone(plan_for, tmp_path):
+    run(plan_for())
+    (tmp_path / "out" / "good" / "NVDA_0.json").write_text('{"sentiments": {')
+    data = json.loads((tmp_path / "out" / "good" / "NVDA_1.json").read_text())
+    data["sentiments"].pop(next(iter(data["sentiments"])))
+    (tmp_path / "out" / "good" / "NVDA_1.json").write_text(json.dumps(data))
+    summary = run(plan_for())
+    assert [o.status for o in summary.outcomes] == ["done", "done"]
+
+
+def test_a_model_that_fails_to_load_is_reported_and_the_run_goes_on(plan_for, tmp_path):
+    ScriptedBackend.fail_load = ModelNotFound("model 'broken': GGUF file not found: /nowhere.gguf")
+    summary = run(plan_for(names=("broken", "good"), iterations=1))
+    assert [(o.model, o.status) for o in summary.outcomes] == [("broken", "failed"), ("good", "done")]
+    assert "/nowhere.gguf" in summary.failed[0].error
+    assert "broken" in summary_table(summary)
+
+
+def test_backend_failure_mid_unit_writes_nothing_for_that_unit(plan_for, tmp_path):
+    ScriptedBackend.script = [ANSWER, ANSWER, ANSWER, ANSWER, BackendUnavailable("scripted", "good", "server went away")]
+    summary = run(plan_for(iterations=2))
+    assert [o.status for o in summary.outcomes] == ["done", "failed"]
+    assert "server went away" in summary.failed[0].error
+    assert sorted(p.name for p in (tmp_path / "out" / "good").iterdir()) == ["NVDA_0.json"]
+
+
+def test_interrupt_leaves_no_partial_file(plan_for, tmp_path):
+    ScriptedBackend.script = [ANSWER, KeyboardInterrupt()]
+    with pytest.raises(KeyboardInterrupt):
+        run(plan_for(iterations=1))
+    folder = tmp_path / "out" / "good"
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+# --- real model, end to end through the command line -------------------------------
+
+def test_smollm2_end_to_end_and_resume(small_project, capsys):
+    argv = ["--config", str(small_project / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
+    assert generate_model_sentiments.main(argv) == 0
+    files = sorted((small_project / "sentiments" / "smollm2-135m-instruct_q4_1").glob("*.json"))
+    assert [f.name for f in files] == ["NVDA_0.json", "NVDA_1.json"]
+    result = load_result(files[0])
+    assert len(result.sentiments) == 3 and result.backend == "llama_cpp"
+    assert result.provenance["backend_version"].startswith("llama-cpp-python ")
+    assert len(result.provenance["model_file"]["sha256"]) == 64
+    for item in result.sentiments.values():
+        assert item.time_taken > 0 and item.prompt_tokens > 500 and item.completion_tokens > 0
+        assert item.valid == (item.sentiment is not None)
+        assert item.valid or item.raw_text is not None
+    assert "done" in capsys.readouterr().out
+    stamps = [f.stat().st_mtime_ns for f in files]
+    assert generate_model_sentiments.main(argv) == 0
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+
+
+def test_missing_model_file_fails_that_model_only(small_project):
+    models = [dict(SMOLLM2, name="ghost", package_resource=None, path="missing.gguf"), SMOLLM2]
+    write_config(small_project, models, sample_size=1)
+    argv = ["--config", str(small_project / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
+    assert generate_model_sentiments.main(argv) == 1
+    assert (small_project / "sentiments" / "smollm2-135m-instruct_q4_1" / "NVDA_0.json").is_file()
+    assert not (small_project / "sentiments" / "ghost").exists()

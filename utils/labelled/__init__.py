@@ -1,0 +1,1 @@
+"""Labelled data: the label rule, dataset readers and accuracy metrics."""

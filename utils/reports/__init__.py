@@ -1,0 +1,1 @@
+"""Reports over result folders: metrics table, statistics, the Excel workbook and heatmaps."""

@@ -1,0 +1,183 @@
+"""The three report steps, end to end: read the results, compute, write files.
+
+This is the I/O edge of the reports; the numbers come from pure modules
+(:mod:`utils.reports.metrics`, :mod:`utils.reports.comparison`, :mod:`utils.reports.omnibus`). Each step
+returns a :class:`StepOutcome` listing what it wrote and what input it had to skip.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from utils.reports import accuracy_sheets as accuracy_report
+from utils.reports import heatmaps
+from utils.reports import sheets as report_sheets  # noqa: F401  (registers sheets and heatmaps)
+from utils.reports.comparison import ReportContext, build_context, resolve_pairs
+from utils.errors import ReportError
+from utils.reports.metrics import CSV_COLUMNS
+from utils.reports.model_labels import ModelLabel, resolve_label
+from utils.reports.results_table import LoadedResults, load_results_frame
+from utils.reports.workbook import build_sheets, write_workbook
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportSettings:
+    """Where the results are, where reports go, and the report options."""
+
+    sentiments_dir: Path
+    metrics_csv: Path
+    report_xlsx: Path
+    csv_folder: Path
+    heatmaps_dir: Path
+    company: str | None = None
+    models: list[str] | None = None  # result folder names; None: every folder found
+    labels: dict[str, ModelLabel] = field(default_factory=dict)  # from the config, by folder
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    all_pairs: bool = False
+    seed: int = 42
+    resamples: int = 2000
+    neutral_band: float = 0.2
+
+    @property
+    def metrics_xlsx(self) -> Path:
+        """The metrics workbook, next to the metrics CSV."""
+        return self.metrics_csv.with_suffix(".xlsx")
+
+
+@dataclass
+class StepOutcome:
+    """What a report step wrote and which input problems it skipped."""
+
+    written: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+# --- input -------------------------------------------------------------------------------
+
+
+def load_context(settings: ReportSettings) -> tuple[ReportContext, LoadedResults]:
+    """The results read into a ReportContext; ReportError when there is nothing to report."""
+    loaded = load_results_frame(settings.sentiments_dir, settings.company, settings.models)
+    if loaded.frame.empty:
+        raise ReportError(_nothing_found(settings, loaded))
+    labels = {folder: resolve_label(folder, settings.labels.get(folder), _file_label(loaded.frame, folder))
+              for folder in loaded.models}
+    subjects = sorted(loaded.frame["subject"].unique())
+    log.info("read %d result file(s): %d model(s), subject(s) %s",
+             loaded.files_read, len(loaded.models), ", ".join(map(str, subjects)))
+    ctx = build_context(loaded.frame, labels, seed=settings.seed, resamples=settings.resamples,
+                        neutral_band=settings.neutral_band)
+    return ctx, loaded
+
+
+def _nothing_found(settings: ReportSettings, loaded: LoadedResults) -> str:
+    """The error message when no answers were read."""
+    where = settings.sentiments_dir
+    if not Path(where).is_dir():
+        return f"{where}: results folder not found (run generate_model_sentiments.py, or pass --sentiments-dir)"
+    what = f" for {settings.company!r}" if settings.company else ""
+    models = f" of model(s) {', '.join(settings.models)}" if settings.models else ""
+    skipped = f"; {len(loaded.problems)} problem(s), first: {loaded.problems[0]}" if loaded.problems else ""
+    return f"{where}: no readable result files{what}{models}{skipped}"
+
+
+def _file_label(frame: pd.DataFrame, folder: str) -> ModelLabel:
+    """Family/quantization/prompt mode/backend as recorded in a model's result files."""
+    rows = frame[frame["model"] == folder]
+
+    def first(column: str) -> str | None:
+        values = rows[column].dropna()
+        values = values[values.astype(str) != ""]
+        return str(values.iloc[0]) if len(values) else None
+
+    return ModelLabel(folder, first("family"), first("quantization"), first("prompt_mode"), first("backend"))
+
+
+# --- metrics step ------------------------------------------------------------------------
+
+
+def write_metrics(ctx: ReportContext, settings: ReportSettings) -> list[Path]:
+    """Write model_metrics.csv (full precision) and model_metrics.xlsx; the paths written."""
+    settings.metrics_csv.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        accuracy_report.with_article_columns(ctx.articles, ctx).to_csv(settings.metrics_csv, index=False)
+    except OSError as exc:
+        raise ReportError(f"{settings.metrics_csv}: cannot write: {exc.strerror or exc}") from None
+    log.info("wrote %s (%d rows)", settings.metrics_csv, len(ctx.articles))
+    book = write_workbook(settings.metrics_xlsx, build_sheets("metrics", ctx))
+    return [settings.metrics_csv, book]
+
+
+def run_metrics(settings: ReportSettings) -> StepOutcome:
+    """generate_model_metrics.py: per (model, article) metrics to CSV and XLSX."""
+    ctx, loaded = load_context(settings)
+    return StepOutcome(write_metrics(ctx, settings), list(loaded.problems))
+
+
+def metrics_csv_is_current(ctx: ReportContext, loaded: LoadedResults, csv_path: Path) -> bool:
+    """True when ``csv_path`` exists, is newer than every result file read and has the same rows."""
+    if not csv_path.is_file():
+        return False
+    newest = max((Path(p).stat().st_mtime for p in loaded.frame["file"].unique() if Path(p).exists()), default=0)
+    if csv_path.stat().st_mtime < newest:
+        return False
+    keys = ["Model Name", "Ticker", "Article Key"]
+    try:
+        existing = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError):
+        return False
+    if list(existing.columns[:7]) != CSV_COLUMNS or not set(keys) <= set(existing.columns):
+        return False
+    current = ctx.articles[keys].astype(str)
+    return _row_keys(existing[keys]) == _row_keys(current)
+
+
+def _row_keys(frame: pd.DataFrame) -> set[tuple]:
+    """The rows of ``frame`` as a set of tuples."""
+    return set(map(tuple, frame.to_numpy().tolist()))
+
+
+def ensure_metrics(ctx: ReportContext, loaded: LoadedResults, settings: ReportSettings) -> list[Path]:
+    """Run the metrics step when its CSV is missing or stale; the paths written (if any)."""
+    if metrics_csv_is_current(ctx, loaded, settings.metrics_csv):
+        log.debug("%s is up to date", settings.metrics_csv)
+        return []
+    log.info("%s is missing or stale: writing the metrics first", settings.metrics_csv)
+    return write_metrics(ctx, settings)
+
+
+# --- comparison and heatmap steps --------------------------------------------------------
+
+
+def run_comparison(settings: ReportSettings) -> StepOutcome:
+    """generate_model_comparison_report.py: the comparison workbook plus one CSV per sheet."""
+    ctx, loaded = load_context(settings)
+    written = ensure_metrics(ctx, loaded, settings)
+    ctx.pairs = resolve_pairs(settings.pairs, ctx.models, settings.all_pairs)
+    tables = build_sheets("comparison", ctx)
+    written.append(write_workbook(settings.report_xlsx, tables))
+    stem = settings.report_xlsx.stem
+    settings.csv_folder.mkdir(parents=True, exist_ok=True)
+    for table in tables:
+        path = settings.csv_folder / f"{stem}_{table.name.lower().replace(' ', '_')}.csv"
+        try:
+            table.frame.to_csv(path, index=False)
+        except OSError as exc:
+            raise ReportError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        written.append(path)
+    problems = list(loaded.problems) + [f"comparison pair {p.label}: {p.note}" for p in ctx.pairs if not p.ok]
+    return StepOutcome(written, problems)
+
+
+def run_heatmaps(settings: ReportSettings) -> StepOutcome:
+    """generate_heatmaps.py: every registered heatmap set as PNGs."""
+    ctx, loaded = load_context(settings)
+    written = ensure_metrics(ctx, loaded, settings)
+    written += heatmaps.draw_all(ctx, settings.heatmaps_dir)
+    return StepOutcome(written, list(loaded.problems))

@@ -1,0 +1,143 @@
+"""A results tree as one long table: a row per (model, subject, iteration, item).
+
+This is what every report reads. Broken files are not fatal: each one becomes a
+warning naming the file, and the rest is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from utils.run.results import IterationResult, ResultFileError, iter_result_files, load_result, parse_result_name
+
+log = logging.getLogger(__name__)
+
+COLUMNS = [
+    "model", "subject", "iteration", "key", "valid", "sentiment", "confidence", "time_taken",
+    "reasoning", "url", "published", "title", "gold_label", "gold_score",
+    "prompt_tokens", "completion_tokens", "prompt_truncated",
+    "backend", "family", "quantization", "prompt_mode", "file",
+]
+
+
+@dataclass
+class LoadedResults:
+    frame: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+    files_read: int = 0
+
+    @property
+    def models(self) -> list[str]:
+        return sorted(self.frame["model"].unique()) if not self.frame.empty else []
+
+
+def load_results_frame(
+    folder: Path,
+    subject: str | None = None,
+    models: list[str] | None = None,
+) -> LoadedResults:
+    """Every answer under ``folder`` (optionally one subject, some model folders)."""
+    rows: list[dict] = []
+    problems: list[str] = []
+    seen_models: set[str] = set()
+    files_read = 0
+    wanted = set(models) if models else None
+    for model_folder, path in iter_result_files(folder, subject):
+        if wanted is not None and model_folder not in wanted:
+            continue
+        seen_models.add(model_folder)
+        try:
+            result = load_result(path)
+        except ResultFileError as exc:
+            problems.append(str(exc))
+            log.warning("skipped %s", exc)
+            continue
+        files_read += 1
+        name_subject, iteration = parse_result_name(path)  # type: ignore[misc]
+        problems.extend(_item_problems(path, result))
+        for key, item in result.sentiments.items():
+            valid = bool(item.valid) and item.sentiment is not None
+            rows.append({
+                "model": model_folder,
+                "subject": result.subject or name_subject,
+                "iteration": result.iteration if result.iteration is not None else iteration,
+                "key": key,
+                "valid": valid,
+                "sentiment": item.sentiment if valid else None,
+                "confidence": item.confidence if valid else None,
+                "time_taken": item.time_taken,
+                "reasoning": item.reasoning,
+                "url": item.url,
+                "published": item.published,
+                "title": item.title,
+                "gold_label": item.gold_label,
+                "gold_score": item.gold_score,
+                "prompt_tokens": item.prompt_tokens,
+                "completion_tokens": item.completion_tokens,
+                "prompt_truncated": item.prompt_truncated,
+                "backend": result.backend,
+                "family": result.family,
+                "quantization": result.quantization,
+                "prompt_mode": result.prompt_mode,
+                "file": str(path),
+            })
+    if wanted is not None:
+        for name in sorted(wanted - seen_models):
+            what = f" for {subject!r}" if subject else ""
+            problems.append(f"{Path(folder) / name}: no result files{what} for model {name!r}")
+            if Path(folder).is_dir():
+                log.warning("%s", problems[-1])
+    else:
+        problems.extend(_empty_model_folders(Path(folder), seen_models, subject))
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    problems.extend(_missing_items(frame))
+    if not frame.empty:
+        frame["sentiment"] = pd.to_numeric(frame["sentiment"], errors="coerce")
+        frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
+        frame["time_taken"] = pd.to_numeric(frame["time_taken"], errors="coerce")
+    return LoadedResults(frame=frame, problems=problems, files_read=files_read)
+
+
+def _item_problems(path: Path, result: IterationResult) -> list[str]:
+    """Warnings for answers marked valid that lack a sentiment (counted as invalid)."""
+    broken = [key for key, item in result.sentiments.items() if item.valid and item.sentiment is None]
+    if not broken:
+        return []
+    message = (f"{path}: {len(broken)} answer(s) marked valid have no 'sentiment' "
+               f"(counted as invalid): {', '.join(broken[:5])}")
+    log.warning("%s", message)
+    return [message]
+
+
+def _empty_model_folders(folder: Path, seen: set[str], subject: str | None) -> list[str]:
+    """Warnings for model folders under ``folder`` that hold no usable result file."""
+    if not folder.is_dir():
+        return []
+    what = f"result files for {subject!r}" if subject else "result files"
+    messages = [
+        f"{path}: model folder has no {what}"
+        for path in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if path.name not in seen
+    ]
+    for message in messages:
+        log.warning("%s", message)
+    return messages
+
+
+def _missing_items(frame: pd.DataFrame) -> list[str]:
+    """Warnings for result files lacking articles that other iterations of the model have."""
+    messages = []
+    for (model, subject), group in frame.groupby(["model", "subject"], sort=True):
+        all_keys = set(group["key"])
+        for path, keys in group.groupby("file", sort=True)["key"]:
+            missing = sorted(all_keys - set(keys))
+            if missing:
+                messages.append(f"{path}: lacks {len(missing)} article(s) that other iterations of "
+                                f"{model!r} have: {', '.join(missing[:5])}")
+    for message in messages:
+        log.warning("%s", message)
+    return messages

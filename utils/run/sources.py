@@ -1,0 +1,64 @@
+"""What a run reads: the news snapshot of a ticker, or a labelled dataset."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from utils.news.articles import load_snapshot
+from utils.items import Article
+from utils.io import file_sha256
+from utils.config import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """Items plus the facts about them that every result file records."""
+
+    subject: str
+    company_name: str
+    items: Sequence[Article]
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: bool = False) -> RunInput:
+    """The cached article snapshot for ``ticker`` (fetched first when missing or on refresh)."""
+    from utils.news import ensure_snapshot
+
+    path = ensure_snapshot(ticker, config, refresh=refresh, offline=offline)
+    snapshot = load_snapshot(path)
+    if snapshot.synthetic:
+        log.info("%s: using the shipped synthetic sample articles (%s)", ticker, path)
+    company = snapshot.company_name or ticker
+    source = {
+        "kind": "news",
+        "ticker": ticker,
+        "snapshot": str(path),
+        "snapshot_sha256": file_sha256(path),
+        "fetched_at": snapshot.fetched_at,
+        "synthetic": snapshot.synthetic,
+        "items": len(snapshot.articles),
+    }
+    return RunInput(subject=ticker, company_name=company, items=snapshot.articles, source=source)
+
+
+# Datasets mix many companies; the prompt then asks about the company the text is about.
+DATASET_COMPANY = "the company the text is about"
+
+
+def dataset_input(kind: str, path: Path | None, config: Config, *, agreement: str = "all",
+                  limit: int | None = None, sample_seed: int | None = None) -> RunInput:
+    """A labelled dataset (FinancialPhraseBank or a text,label CSV), optionally sampled."""
+    from utils.labelled.datasets import load_fpb, load_labelled_csv
+
+    seed = config.seed if sample_seed is None else sample_seed
+    if kind == "fpb":
+        dataset = load_fpb(path, agreement, limit=limit, seed=seed)
+    else:
+        dataset = load_labelled_csv(path, neutral_band=config.neutral_band, limit=limit, seed=seed)
+    source = {"kind": "dataset", **dataset.source_info()}
+    return RunInput(subject=dataset.name, company_name=DATASET_COMPANY, items=dataset.as_articles(), source=source)
