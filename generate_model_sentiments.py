@@ -41,8 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, metavar="N", help="iterations per model (default: sample_size)")
     parser.add_argument("--output-dir", type=Path, metavar="DIR", help="results folder (default: sentiment_save_folder)")
     parser.add_argument("--force", action="store_true", help="redo units that already have a result file")
+    parser.add_argument("--keep-stale", action="store_true",
+                        help="keep finished units made with other settings instead of redoing them")
     parser.add_argument("--constrained-decoding", action="store_true",
                         help="constrain answers to the JSON schema (default: constrained_decoding)")
+    scale = parser.add_argument_group("speed and scale")
+    scale.add_argument("--workers", type=int, metavar="N", help="processes (or Ray actors) sharing the work "
+                       "(default: workers); the cores are divided between them")
+    scale.add_argument("--parallel", type=int, metavar="N",
+                       help="items in flight per model: llama.cpp batched sequences / Ollama requests (default: parallel)")
+    scale.add_argument("--executor", choices=["local", "ray"], help="where the workers run (default: executor)")
+    scale.add_argument("--ray-address", metavar="ADDR", help="Ray cluster to join, e.g. 10.0.0.5:6379 (default: ray_address)")
     news = parser.add_argument_group("news articles")
     news.add_argument("--offline", action="store_true", help="never touch the network; use the cached snapshot")
     news.add_argument("--refresh", action="store_true", help="scrape the news again even if a snapshot exists")
@@ -67,10 +76,25 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--dataset needs --dataset-path")
     if args.offline and (args.refresh or args.fetch_only):
         parser.error("--offline cannot be combined with --refresh or --fetch-only")
-    for name in ("iterations", "limit"):
+    if args.force and args.keep_stale:
+        parser.error("--force redoes every unit; it cannot be combined with --keep-stale")
+    if args.ray_address and args.executor not in (None, "ray"):
+        parser.error("--ray-address needs --executor ray")
+    for name in ("iterations", "limit", "workers", "parallel"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name} must be at least 1")
+
+
+def scale_overrides(args: argparse.Namespace) -> dict:
+    """Config keys the command line overrides."""
+    updates: dict = {"constrained_decoding": True} if args.constrained_decoding else {}
+    if args.ray_address:
+        updates.update(executor="ray", ray_address=args.ray_address)
+    for name in ("workers", "parallel", "executor"):
+        if getattr(args, name) is not None:
+            updates[name] = getattr(args, name)
+    return updates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> int:
         config = load_config(args.config)
-        if args.constrained_decoding:
-            config = config.model_copy(update={"constrained_decoding": True})
+        config = config.model_copy(update=scale_overrides(args))
         models = [config.model(name) for name in args.models] if args.models else list(config.models_to_test)
         if args.dataset:
             source = dataset_input(args.dataset, args.dataset_path, config, agreement=args.agreement,
@@ -104,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             output_dir=args.output_dir or config.sentiment_save_folder,
             source=source.source,
             force=args.force,
+            keep_stale=args.keep_stale,
         )
         log.info("%d model(s) x %d iteration(s) x %d item(s) of %s -> %s", len(models), plan.iterations,
                  len(plan.items), plan.subject, plan.output_dir)

@@ -8,7 +8,7 @@ from typing import Callable
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.helpers import SMOLLM2, write_config, write_model_results, write_snapshot
+from tests.helpers import GEMMA, SMOLLM2, write_config, write_model_results, write_snapshot
 
 
 @pytest.fixture
@@ -41,3 +41,29 @@ def loopback(server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     server.clear()
     return server
+
+
+def _loaded_backend(tmp_path_factory: pytest.TempPathFactory, spec: dict):
+    from utils.backends import create_backend
+    from utils.config import load_config
+
+    config = load_config(write_config(tmp_path_factory.mktemp("model"), [spec]))
+    backend = create_backend(config.models_to_test[0], config)
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="session")
+def smollm2_backend(tmp_path_factory: pytest.TempPathFactory):
+    """The real SmolLM2-135M GGUF loaded once per test session (llama.cpp backend)."""
+    backend = _loaded_backend(tmp_path_factory, SMOLLM2)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def gemma_backend(tmp_path_factory: pytest.TempPathFactory):
+    """The real Gemma 3 270M base-model GGUF loaded once per test session (llama.cpp backend)."""
+    backend = _loaded_backend(tmp_path_factory, GEMMA)
+    yield backend
+    backend.close()

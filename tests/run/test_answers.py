@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from utils.run.answers import JsonObjectWatcher, SentimentResponse, answer_json_schema, parse_answer
 
@@ -71,3 +72,28 @@ def test_watcher_detects_the_end_of_the_first_object(pieces, closes_at):
     watcher = JsonObjectWatcher()
     closed = [index for index, piece in enumerate(pieces) if watcher.feed(piece)]
     assert (closed[0] if closed else None) == closes_at
+
+
+# --- the parser never raises -------------------------------------------------------
+_JSONISH = st.text(alphabet='{}[]":,0123456789.-eE +truefalsnu\\\n`json sentimconfdrag', max_size=300)
+
+
+@pytest.mark.parametrize("raw", [
+    '{"sentiment": ' + "9" * 5000 + ', "confidence": 0.5, "reasoning": "r"}',
+    '```json\n{"sentiment": 0.1, "confidence": ' + "1" * 4301 + ', "reasoning": "r"}\n```',
+    "{" + '"a":' * 50_000 + "1" + "}" * 50_000,
+    '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"sentiment": NaN, "confidence": Infinity, "reasoning": "r"}',
+    '{"sentiment": 1e999, "confidence": -1e999, "reasoning": "r"}',
+])
+def test_hostile_answers_are_invalid_not_errors(raw):
+    parsed = parse_answer(raw)
+    assert not parsed.valid and parsed.error
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=400), _JSONISH, st.builds(lambda a, d, b: a + d + b, _JSONISH,
+                 st.text(alphabet="0123456789", min_size=4301, max_size=6000), _JSONISH)))
+def test_parse_answer_never_raises(raw):
+    parsed = parse_answer(raw)
+    assert parsed.valid == (parsed.error is None)

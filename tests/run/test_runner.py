@@ -16,6 +16,7 @@ from utils.backends.base import Backend, Completion
 from utils.config import load_config
 from utils.errors import BackendUnavailable, ModelNotFound
 from utils.run.prompts import load_templates
+from utils.run.journal import journal_path
 from utils.run.results import load_result
 from utils.run.runner import RunPlan, run_benchmark, summary_table
 
@@ -54,16 +55,17 @@ def plan_for(tmp_path):
     models = [dict(SMOLLM2, name="good"), dict(SMOLLM2, name="broken"), dict(SMOLLM2, name="zero", prompt_mode="zero_shot")]
     config = load_config(write_config(tmp_path, models))
 
-    def make(names=("good",), iterations=2, force=False):
+    def make(names=("good",), iterations=2, force=False, keep_stale=False, **config_changes):
         snapshot = load_snapshot(tmp_path / "articles" / "NVDA.json")
-        return RunPlan(config=config, templates=load_templates(PROJECT / "messages"), subject="NVDA",
+        changed = config.model_copy(update=config_changes)
+        return RunPlan(config=changed, templates=load_templates(PROJECT / "messages"), subject="NVDA",
                        company_name="Nvidia", items=snapshot.articles, models=[config.model(n) for n in names],
-                       iterations=iterations, output_dir=tmp_path / "out", force=force)
+                       iterations=iterations, output_dir=tmp_path / "out", force=force, keep_stale=keep_stale)
     return make
 
 
-def run(plan):
-    return run_benchmark(plan, show_progress=False, factory=ScriptedBackend)
+def run(plan, show_progress=False):
+    return run_benchmark(plan, show_progress=show_progress, factory=ScriptedBackend)
 
 
 def test_units_are_written_with_the_compatible_keys(plan_for, tmp_path):
@@ -130,20 +132,107 @@ def test_a_model_that_fails_to_load_is_reported_and_the_run_goes_on(plan_for, tm
     assert "broken" in summary_table(summary)
 
 
-def test_backend_failure_mid_unit_writes_nothing_for_that_unit(plan_for, tmp_path):
+def test_backend_failure_mid_unit_fails_that_unit_and_keeps_its_answers(plan_for, tmp_path):
     ScriptedBackend.script = [ANSWER, ANSWER, ANSWER, ANSWER, BackendUnavailable("scripted", "good", "server went away")]
     summary = run(plan_for(iterations=2))
     assert [o.status for o in summary.outcomes] == ["done", "failed"]
     assert "server went away" in summary.failed[0].error
-    assert sorted(p.name for p in (tmp_path / "out" / "good").iterdir()) == ["NVDA_0.json"]
+    assert "failed: good iteration 1" in summary_table(summary)
+    assert sorted(p.name for p in (tmp_path / "out" / "good").iterdir()) == [".NVDA_1.partial.jsonl", "NVDA_0.json"]
+    ScriptedBackend.calls = []
+    summary = run(plan_for(iterations=2))  # the rerun asks only for the two missing items
+    assert [(o.status, o.resumed) for o in summary.outcomes] == [("skipped", 0), ("done", 1)]
+    assert len(ScriptedBackend.calls) == 2
+    assert sorted(p.name for p in (tmp_path / "out" / "good").iterdir()) == ["NVDA_0.json", "NVDA_1.json"]
 
 
-def test_interrupt_leaves_no_partial_file(plan_for, tmp_path):
-    ScriptedBackend.script = [ANSWER, KeyboardInterrupt()]
+@pytest.mark.parametrize("error", [RuntimeError("llama_decode returned -3"), MemoryError(), KeyError("logits")])
+def test_any_backend_exception_fails_the_unit_and_the_run_goes_on(plan_for, error):
+    ScriptedBackend.script = [ANSWER, error]
+    summary = run(plan_for(names=("good", "zero"), iterations=1))
+    assert [(o.model, o.status) for o in summary.outcomes] == [("good", "failed"), ("zero", "done")]
+    assert error.__class__.__name__ in summary.failed[0].error
+
+
+def test_a_result_that_cannot_be_written_fails_that_unit_only(plan_for, tmp_path):
+    blocked = tmp_path / "out" / "good" / "NVDA_0.json"
+    blocked.mkdir(parents=True)  # a folder where the file should go: the rename fails with an OSError
+    summary = run(plan_for(iterations=2))
+    assert [(o.iteration, o.status) for o in summary.outcomes] == [(0, "failed"), (1, "done")]
+    assert "NVDA_0.json: cannot write" in summary.failed[0].error
+
+
+def test_a_journal_that_cannot_be_written_fails_that_model_only(plan_for, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "good").write_text("a file, not a folder")
+    summary = run(plan_for(names=("good", "zero"), iterations=1))
+    assert [(o.model, o.status) for o in summary.outcomes] == [("good", "failed"), ("zero", "done")]
+    assert "partial.jsonl: cannot write" in summary.failed[0].error
+
+
+def test_the_progress_bar_counts_the_items_of_failed_units(plan_for, capsys):
+    ScriptedBackend.script = [ANSWER, RuntimeError("boom")]
+    summary = run(plan_for(names=("good", "zero"), iterations=2), show_progress=True)
+    assert [o.status for o in summary.outcomes] == ["failed", "done", "done", "done"]
+    assert "12/12" in capsys.readouterr().err
+
+
+def test_interrupt_leaves_no_result_file_and_the_rerun_resumes(plan_for, tmp_path):
+    ScriptedBackend.script = [ANSWER, '{"sentiment": -0.5, "confidence": 0.5, "reasoning": "Down."}', KeyboardInterrupt()]
     with pytest.raises(KeyboardInterrupt):
         run(plan_for(iterations=1))
     folder = tmp_path / "out" / "good"
-    assert not folder.exists() or list(folder.iterdir()) == []
+    assert [p.name for p in folder.iterdir()] == [".NVDA_0.partial.jsonl"]
+    ScriptedBackend.calls = []
+    summary = run(plan_for(iterations=1))
+    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 2)] and len(ScriptedBackend.calls) == 1
+    resumed = json.loads((folder / "NVDA_0.json").read_text())
+    ScriptedBackend.script = [ANSWER, '{"sentiment": -0.5, "confidence": 0.5, "reasoning": "Down."}']
+    run(plan_for(iterations=1, force=True))
+    straight = json.loads((folder / "NVDA_0.json").read_text())
+    assert list(resumed) == list(straight) and list(resumed["sentiments"]) == list(straight["sentiments"])
+    for key, item in resumed["sentiments"].items():
+        assert list(item) == list(straight["sentiments"][key])
+        assert {k: v for k, v in item.items() if k != "time_taken"} == \
+            {k: v for k, v in straight["sentiments"][key].items() if k != "time_taken"}
+    assert [p.name for p in folder.iterdir()] == ["NVDA_0.json"]
+
+
+def test_a_torn_journal_line_is_cut_off_and_the_item_asked_again(plan_for, tmp_path):
+    ScriptedBackend.script = [ANSWER, ANSWER, KeyboardInterrupt()]
+    with pytest.raises(KeyboardInterrupt):
+        run(plan_for(iterations=1))
+    journal = journal_path(tmp_path / "out" / "good" / "NVDA_0.json")
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # a kill mid-write
+    ScriptedBackend.calls = []
+    summary = run(plan_for(iterations=1))
+    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 1)] and len(ScriptedBackend.calls) == 2
+
+
+def test_units_made_with_other_settings_are_redone_or_kept(plan_for, tmp_path):
+    run(plan_for())
+    ScriptedBackend.calls = []
+    summary = run(plan_for(default_temperature=0.7))
+    assert [o.status for o in summary.outcomes] == ["done", "done"] and len(ScriptedBackend.calls) == 6
+    assert "temperature 0.2 -> 0.7" in summary.outcomes[0].note
+    assert "done: good iteration 0: redone: settings changed: temperature 0.2 -> 0.7" in summary_table(summary)
+    assert load_result(tmp_path / "out" / "good" / "NVDA_0.json").settings["temperature"] == 0.7
+    ScriptedBackend.calls = []
+    summary = run(plan_for(keep_stale=True, num_tokens_to_predict=64))
+    assert [o.status for o in summary.outcomes] == ["skipped", "skipped"] and ScriptedBackend.calls == []
+    assert "kept although stale" in summary.outcomes[1].note
+    assert "num_tokens_to_predict 160 -> 64" in summary_table(summary)
+
+
+def test_a_journal_from_other_settings_is_not_mixed_in(plan_for, tmp_path):
+    ScriptedBackend.script = [ANSWER, KeyboardInterrupt()]
+    with pytest.raises(KeyboardInterrupt):
+        run(plan_for(iterations=1))
+    ScriptedBackend.calls = []
+    summary = run(plan_for(iterations=1, seed=7))
+    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 0)] and len(ScriptedBackend.calls) == 3
+    assert {s.seed for _, _, s in ScriptedBackend.calls} == {7}
 
 
 # --- real model, end to end through the command line -------------------------------

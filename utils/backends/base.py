@@ -42,7 +42,6 @@ class Backend(ABC):
     """Serves one model: ``load`` once, then ``chat`` for many articles."""
 
     name: ClassVar[str]
-    supports_json_schema: ClassVar[bool] = True
 
     def __init__(self, spec: ModelSpec, config: Config) -> None:
         self.spec = spec
@@ -57,8 +56,15 @@ class Backend(ABC):
         """Answer one conversation; raise BackendUnavailable when the backend fails."""
 
     def warm_up(self, messages: list[Message]) -> None:
-        """Evaluate a conversation once, outside the timings (fills caches, loads weights)."""
+        """Evaluate a conversation once, outside the timings (fills caches, loads weights into memory)."""
         self.chat(messages, Sampling(temperature=0.0, max_tokens=1, seed=0))
+
+    def identity(self) -> str | None:
+        """What identifies the model's weights (file SHA-256, Ollama digest), known before ``load``.
+
+        Part of the settings fingerprint of every result; None when it cannot be known.
+        """
+        return None
 
     def provenance(self) -> dict[str, Any]:
         """Backend version and model identity, recorded with every result file."""

@@ -65,9 +65,31 @@ class _StopAfterJson:
         return scores
 
 
+class _PerfCounters:
+    """llama.cpp's own per-context counters, read around one call.
+
+    ``n_p_eval`` counts the prompt tokens actually evaluated (a reused prefix is not), and
+    ``t_p_eval_ms`` / ``t_eval_ms`` are prefill and decode time as llama.cpp measured them.
+    """
+
+    def __init__(self, llm: Any) -> None:
+        import llama_cpp
+
+        self._read = lambda: llama_cpp.llama_perf_context(llm._ctx.ctx)
+        self.before = self._read()
+
+    def since(self) -> dict[str, float | int]:
+        after = self._read()
+        return {
+            "prefill_tokens": after.n_p_eval - self.before.n_p_eval,
+            "decode_tokens": after.n_eval - self.before.n_eval,
+            "prefill_seconds": (after.t_p_eval_ms - self.before.t_p_eval_ms) / 1000,
+            "decode_seconds": (after.t_eval_ms - self.before.t_eval_ms) / 1000,
+        }
+
+
 class LlamaCppBackend(Backend):
     name = "llama_cpp"
-    supports_json_schema = True
 
     def __init__(self, spec, config) -> None:
         super().__init__(spec, config)
@@ -122,22 +144,36 @@ class LlamaCppBackend(Backend):
         if self.config.stop_after_json:
             stopper = _StopAfterJson(self._llm)
             kwargs["logits_processor"] = [stopper]
+        perf = _PerfCounters(self._llm)
         started = time.perf_counter()
         try:
             response = self._llm.create_chat_completion(**kwargs)
-        except ValueError as exc:  # e.g. prompt longer than the context window
-            raise BackendUnavailable(self.name, self.spec.name, str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - ValueError (prompt too long), RuntimeError (decode failed), ...
+            # Whatever llama.cpp raises fails this answer's unit, never the whole run.
+            raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
         seconds = time.perf_counter() - started
+        counters = perf.since()
         choice = response["choices"][0]
         usage = response.get("usage") or {}
+        prompt_tokens = usage.get("prompt_tokens")
         finish = "json_complete" if stopper is not None and stopper.watcher.closed else choice.get("finish_reason")
         return Completion(
             text=choice["message"].get("content") or "",
             seconds=seconds,
-            prompt_tokens=usage.get("prompt_tokens"),
+            prompt_tokens=prompt_tokens,
             completion_tokens=usage.get("completion_tokens"),
+            # Prompt tokens llama.cpp did not evaluate came from the cached prefix.
+            cached_prompt_tokens=max(0, prompt_tokens - counters["prefill_tokens"]) if prompt_tokens else None,
+            prompt_seconds=round(counters["prefill_seconds"], 6),
+            eval_seconds=round(counters["decode_seconds"], 6),
             finish_reason=finish,
+            extra={"prefill_tokens": counters["prefill_tokens"], "decode_tokens": counters["decode_tokens"]},
         )
+
+    def identity(self) -> str | None:
+        from utils.backends.gguf_files import file_identity
+
+        return "sha256:" + file_identity(resolve_gguf(self.spec))["sha256"]
 
     def provenance(self) -> dict[str, Any]:
         import llama_cpp

@@ -42,7 +42,6 @@ def prompt_bytes(messages: list[Message]) -> int:
 
 class OllamaBackend(Backend):
     name = "ollama"
-    supports_json_schema = True
 
     def __init__(self, spec, config) -> None:
         super().__init__(spec, config)
@@ -71,17 +70,25 @@ class OllamaBackend(Backend):
                              "start it with 'ollama serve' or set OLLAMA_HOST / ollama_host") from None
         self._details = self._describe(shown)
 
+    def _digest(self, client: Any) -> str | None:
+        try:
+            for model in client.list().models:
+                if model.model in (self.spec.tag, f"{self.spec.tag}:latest"):
+                    return model.digest
+        except Exception as exc:  # noqa: BLE001 - the digest identifies results; never fail a run over it
+            log.debug("could not list Ollama models: %s", exc)
+        return None
+
+    def identity(self) -> str | None:
+        import ollama
+
+        digest = self._digest(ollama.Client(host=self.host, timeout=min(10.0, self.config.ollama_timeout_s)))
+        return f"ollama:{digest}" if digest else None
+
     def _describe(self, shown: Any) -> dict[str, Any]:
         details = getattr(shown, "details", None)
-        digest = None
-        try:
-            for model in self._client.list().models:
-                if model.model in (self.spec.tag, f"{self.spec.tag}:latest"):
-                    digest = model.digest
-        except Exception as exc:  # the digest is provenance only; never fail a run over it
-            log.debug("could not list Ollama models: %s", exc)
         return {
-            "digest": digest,
+            "digest": self._digest(self._client),
             "format": getattr(details, "format", None),
             "family": getattr(details, "family", None),
             "parameter_size": getattr(details, "parameter_size", None),
@@ -136,10 +143,6 @@ class OllamaBackend(Backend):
             extra={"server_seconds": _nanoseconds_to_seconds(response.total_duration),
                    "load_seconds": _nanoseconds_to_seconds(response.load_duration)},
         )
-
-    def warm_up(self, messages: list[Message]) -> None:
-        # Loads the weights into the server's memory so the first article is not charged for it.
-        self.chat(messages, Sampling(temperature=0.0, max_tokens=1, seed=0))
 
     def provenance(self) -> dict[str, Any]:
         return {

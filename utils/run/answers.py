@@ -15,6 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 _FENCE_RE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+# What json raises on text it cannot turn into values: malformed JSON (JSONDecodeError is a
+# ValueError), a number past Python's int-string conversion limit (ValueError), deep nesting.
+_UNPARSABLE = (ValueError, RecursionError)
 
 
 class SentimentResponse(BaseModel):
@@ -86,7 +89,7 @@ def extract_json_object(text: str) -> str | None:
         try:
             _, end = json.JSONDecoder().raw_decode(text, start)
             return text[start:end]
-        except json.JSONDecodeError:
+        except _UNPARSABLE:
             start = text.find("{", start + 1)
     return None
 
@@ -100,6 +103,8 @@ def parse_answer(raw: str) -> ParsedAnswer:
         data = json.loads(candidate)
     except json.JSONDecodeError as exc:
         return ParsedAnswer(raw, None, f"malformed JSON: {exc.msg}")
+    except _UNPARSABLE as exc:  # e.g. an integer of more than 4,300 digits, or nesting too deep
+        return ParsedAnswer(raw, None, f"unreadable JSON: {exc.__class__.__name__}: {str(exc)[:200]}")
     if not isinstance(data, dict):
         return ParsedAnswer(raw, None, "the JSON value is not an object")
     try:

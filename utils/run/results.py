@@ -12,14 +12,17 @@ holding only the old keys read back here as well.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from utils.io import write_json_atomic
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from utils.errors import ResultFileError
+from utils.io import write_json_atomic
+
+__all__ = ["ArticleResult", "IterationResult", "ResultFileError", "SCHEMA_VERSION", "load_result",
+           "iter_result_files", "parse_result_name", "result_path", "save_result", "weighted_average_sentiment"]
 
 SCHEMA_VERSION = 1
 _FILE_RE = re.compile(r"^(?P<subject>.+)_(?P<iteration>\d+)\.json$")
@@ -44,6 +47,12 @@ class ArticleResult(BaseModel):
     error: str | None = Field(None, description="Why the answer was not valid.")
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = Field(None, description="Prompt tokens served from the cached prefix.")
+    prompt_seconds: float | None = Field(None, description="The backend's own prefill time.")
+    eval_seconds: float | None = Field(None, description="The backend's own decode time.")
+    backend_extra: dict[str, Any] | None = Field(
+        None, description="Further backend figures: Ollama's server and load seconds, llama.cpp's evaluated tokens."
+    )
     prompt_truncated: bool | None = Field(
         None, description="The server evaluated fewer prompt tokens than were sent."
     )
@@ -112,14 +121,12 @@ def parse_result_name(path: Path) -> tuple[str, int] | None:
     return match["subject"], int(match["iteration"])
 
 
-
-
 def save_result(path: Path, result: IterationResult) -> None:
-    write_json_atomic(path, result.model_dump(mode="json", exclude_none=False))
-
-
-class ResultFileError(ValueError):
-    """A result file cannot be read; the message names the file."""
+    """Write atomically; ResultFileError (naming the file) when the disk refuses."""
+    try:
+        write_json_atomic(path, result.model_dump(mode="json", exclude_none=False))
+    except OSError as exc:
+        raise ResultFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 def load_result(path: Path) -> IterationResult:

@@ -1,33 +1,41 @@
 """The benchmark run: every (model, iteration) unit over the same items.
 
-A unit is independent and has a deterministic output file, so a run can be resumed,
-split or repeated: a unit whose file already covers the current items is skipped
-unless ``force``. A model is loaded once and serves all its pending units in order,
-which keeps llama.cpp's prompt-prefix cache warm. A model that cannot be loaded, or
-whose backend fails mid-unit, is reported and the run goes on with the next model.
+A unit has a deterministic result file. It is skipped when that file covers the current
+items and was made with the current settings (else redone, or kept with ``keep_stale``),
+resumed from its journal when a previous run stopped midway, and otherwise split into
+tasks of a few items that an executor answers (in this process, in worker processes or
+on Ray). This module is the driver and the only writer: each answer goes to the unit's
+journal as it arrives, and a complete unit is written atomically. A unit that fails
+(model not loadable, backend error, disk full) fails alone and the run goes on.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from utils.run.answers import answer_json_schema, parse_answer
-from utils.items import Article
-from utils.backends import Backend, Sampling, create_backend
+from utils.backends import create_backend
 from utils.config import Config, ModelSpec
-from utils.errors import HarnessError
+from utils.errors import HarnessError, ResultFileError
+from utils.items import Article
+from utils.run.executors import Executor, InlineExecutor, ProcessExecutor
+from utils.run.journal import Journal, journal_path
+from utils.run.progress import Progress
 from utils.run.prompts import PromptTemplates
-from utils.run.provenance import harness_commit, host_info
-from utils.run.results import ArticleResult, IterationResult, ResultFileError, SCHEMA_VERSION, load_result, result_path, save_result, weighted_average_sentiment
+from utils.run.results import (
+    SCHEMA_VERSION, ArticleResult, IterationResult, load_result, result_path, save_result,
+    weighted_average_sentiment,
+)
+from utils.run.settings import settings_change, unit_settings
+from utils.run.summary import RunSummary, UnitOutcome, summary_table
+from utils.run.work import BackendFactory, Task, WorkContext, chunked
+
+__all__ = ["RunPlan", "RunSummary", "UnitOutcome", "run_benchmark", "summary_table"]
 
 log = logging.getLogger(__name__)
-
-BackendFactory = Callable[[ModelSpec, Config], Backend]
 
 
 @dataclass(frozen=True)
@@ -44,255 +52,279 @@ class RunPlan:
     output_dir: Path
     source: dict[str, Any] = field(default_factory=dict)
     force: bool = False
-
-
-@dataclass
-class UnitOutcome:
-    model: str
-    iteration: int
-    status: str  # "done", "skipped" or "failed"
-    path: Path
-    valid: int = 0
-    total: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-
-
-@dataclass
-class RunSummary:
-    outcomes: list[UnitOutcome] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[UnitOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
-
-
-class UnitFailed(HarnessError):
-    """A unit could not be completed; nothing was written for it."""
+    keep_stale: bool = False
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def is_complete(path: Path, keys: set[str]) -> bool:
-    """True when ``path`` holds a readable result covering exactly ``keys``."""
-    if not path.is_file():
-        return False
-    try:
-        result = load_result(path)
-    except ResultFileError as exc:
-        log.warning("will redo %s", exc)
-        return False
-    if set(result.sentiments) != keys:
-        log.info("will redo %s: it covers other items than the current ones", path)
-        return False
-    return True
+@dataclass
+class Unit:
+    """The driver's state of one (model, iteration) unit in this run."""
+
+    spec: ModelSpec
+    iteration: int
+    path: Path
+    settings: dict[str, Any]
+    journal: Journal
+    resumed: int = 0
+    note: str | None = None
+    error: str | None = None
+    closed: bool = False  # written or failed: later answers are not taken
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seed(self) -> int:
+        return self.settings["seed"]
 
 
-def pending_iterations(plan: RunPlan, spec: ModelSpec, summary: RunSummary) -> list[int]:
-    """Iterations of ``spec`` still to run; finished ones are recorded as skipped."""
-    keys = {item.key for item in plan.items}
-    pending = []
-    for iteration in range(plan.iterations):
+class Driver:
+    """Plans one model's units, feeds the executor and writes what comes back."""
+
+    def __init__(self, plan: RunPlan, summary: RunSummary, progress: Progress) -> None:
+        self.plan = plan
+        self.summary = summary
+        self.progress = progress
+        self.keys = [item.key for item in plan.items]
+        self.units: dict[int, Unit] = {}
+        self.provenance: dict[str, Any] = {}
+        self._task_ids = 0
+
+    # --- planning -----------------------------------------------------------------
+
+    def plan_model(self, spec: ModelSpec, model_id: str | None) -> list[Unit]:
+        """Units of ``spec`` still to answer; finished and kept ones are recorded as skipped."""
+        self.units = {}
+        for iteration in range(self.plan.iterations):
+            unit = self._unit(spec, iteration, model_id)
+            if unit is not None:
+                self.units[iteration] = unit
+        return list(self.units.values())
+
+    def _unit(self, spec: ModelSpec, iteration: int, model_id: str | None) -> Unit | None:
+        plan = self.plan
         path = result_path(plan.output_dir, spec.folder_name, plan.subject, iteration)
-        if not plan.force and is_complete(path, keys):
-            summary.outcomes.append(UnitOutcome(spec.name, iteration, "skipped", path))
+        settings = unit_settings(plan.config, plan.templates, spec, company_name=plan.company_name,
+                                 seed=plan.config.seed + iteration, model_id=model_id)
+        journal = Journal(journal_path(path))
+        note = None
+        if not plan.force:
+            state, note = self._existing(path, settings)
+            if state == "done" or (state == "stale" and plan.keep_stale):
+                journal.discard()  # a journal left by a kill between the write and its removal
+                kept = f"kept although stale ({note})" if state == "stale" else None
+                self.summary.outcomes.append(UnitOutcome(spec.name, iteration, "skipped", path, note=kept))
+                self.progress.skip(len(self.keys))
+                return None
+            if state == "stale":
+                note = f"redone: {note}"
+                log.warning("%s iteration %d %s", spec.name, iteration, note)
         else:
-            pending.append(iteration)
-    return pending
+            journal.discard()
+        unit = Unit(spec, iteration, path, settings, journal, note=note)
+        thrown = journal.resume(settings["fingerprint"], self.keys)
+        if thrown:
+            log.warning("%s iteration %d: %s", spec.name, iteration, thrown)
+        unit.resumed = len(journal.answers)
+        if unit.resumed:
+            log.info("%s iteration %d: resuming with %d/%d answers from %s", spec.name, iteration,
+                     unit.resumed, len(self.keys), journal.path)
+            self.progress.skip(unit.resumed)
+            unit.provenance = journal.provenance or {}
+        return unit
 
-
-def answer_item(backend: Backend, plan: RunPlan, spec: ModelSpec, item: Article, seed: int) -> ArticleResult:
-    """Ask the model about one item and validate the answer."""
-    config = plan.config
-    messages = plan.templates.build(spec.prompt_mode, plan.company_name, item.text)
-    sampling = Sampling(
-        temperature=config.default_temperature,
-        max_tokens=config.num_tokens_to_predict,
-        seed=seed,
-        repeat_penalty=config.repeat_penalty,
-        json_schema=answer_json_schema() if config.constrained_decoding else None,
-    )
-    completion = backend.chat(messages, sampling)
-    parsed = parse_answer(completion.text)
-    extra = item.model_extra or {}
-    return ArticleResult(
-        reasoning=parsed.response.reasoning if parsed.valid else "",
-        sentiment=parsed.response.sentiment if parsed.valid else None,
-        confidence=parsed.response.confidence if parsed.valid else None,
-        valid=parsed.valid,
-        url=item.url,
-        published=item.published,
-        time_taken=round(completion.seconds, 4),
-        title=item.title or None,
-        raw_text=None if parsed.valid else completion.text,
-        error=parsed.error,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        prompt_truncated=completion.prompt_truncated,
-        bare_json=parsed.valid and completion.text.strip().startswith("{") and completion.text.strip().endswith("}"),
-        finish_reason=completion.finish_reason,
-        gold_label=extra.get("gold_label"),
-        gold_score=extra.get("gold_score"),
-    )
-
-
-def run_unit(backend: Backend, plan: RunPlan, spec: ModelSpec, iteration: int,
-             provenance: dict[str, Any], on_item: Callable[[ArticleResult], None]) -> IterationResult:
-    """One model over every item once; raises UnitFailed when the backend fails."""
-    seed = plan.config.seed + iteration
-    started_at, started = _now(), time.perf_counter()
-    answers: dict[str, ArticleResult] = {}
-    for item in plan.items:
+    def _existing(self, path: Path, settings: dict[str, Any]) -> tuple[str, str | None]:
+        """("missing" | "done" | "stale" | "broken", why) for the unit's result file."""
+        if not path.is_file():
+            return "missing", None
         try:
-            answers[item.key] = answer_item(backend, plan, spec, item, seed)
-        except HarnessError as exc:
-            raise UnitFailed(f"{spec.name} iteration {iteration}, item {item.key}: {exc}") from None
-        on_item(answers[item.key])
-    return IterationResult(
-        average_sentiment=weighted_average_sentiment(answers.values()),
-        time_taken=round(time.perf_counter() - started, 3),
-        sentiments=answers,
-        schema_version=SCHEMA_VERSION,
-        model=spec.name,
-        subject=plan.subject,
-        iteration=iteration,
-        backend=spec.backend,
-        family=spec.family,
-        quantization=spec.quantization,
-        prompt_mode=spec.prompt_mode,
-        seed=seed,
-        settings=_settings(plan, spec),
-        provenance=provenance,
-        source=plan.source,
-        started_at=started_at,
-        finished_at=_now(),
-    )
+            result = load_result(path)
+        except ResultFileError as exc:
+            log.warning("will redo %s", exc)
+            return "broken", None
+        if set(result.sentiments) != set(self.keys):
+            log.info("will redo %s: it covers other items than the current ones", path)
+            return "broken", None
+        change = settings_change(result.settings, settings)
+        return ("stale", change) if change else ("done", None)
+
+    def tasks(self, units: Sequence[Unit], chunk_size: int) -> list[Task]:
+        """Missing items of each unit, in chunks, unit after unit."""
+        tasks = []
+        for unit in units:
+            missing = [key for key in self.keys if key not in unit.journal.answers]
+            for keys in chunked(missing, chunk_size):
+                self._task_ids += 1
+                tasks.append(Task(self._task_ids, unit.spec, unit.iteration, unit.seed, keys))
+        return tasks
+
+    # --- the executor's sink ---------------------------------------------------------
+
+    def provenance_of(self, model: str, provenance: dict[str, Any]) -> None:
+        self.provenance[model] = provenance
+
+    def answer(self, task: Task, key: str, result: ArticleResult) -> bool:
+        unit = self.units[task.iteration]
+        if unit.closed:
+            return False
+        if key in unit.journal.answers:  # a retried task answered it again
+            log.debug("%s iteration %d: duplicate answer for %s dropped", unit.spec.name, unit.iteration, key)
+            return True
+        try:
+            unit.journal.start(unit.settings["fingerprint"], _now())
+            provenance = self.provenance.get(unit.spec.name)
+            if provenance:
+                unit.journal.note_provenance(provenance)
+                unit.provenance = provenance
+            unit.journal.add(key, result)
+        except (ResultFileError, OSError) as exc:
+            self.fail(unit, str(exc))
+            return False
+        self.progress.item(result)
+        if len(unit.journal.answers) == len(self.keys):
+            self.finish(unit)
+        return True
+
+    def failed(self, task: Task, error: str) -> None:
+        unit = self.units[task.iteration]
+        if not unit.closed:
+            self.fail(unit, f"{unit.spec.name} iteration {unit.iteration}: {error}")
+
+    # --- finishing ------------------------------------------------------------------
+
+    def fail(self, unit: Unit, error: str) -> None:
+        log.error("%s", error)
+        unit.error, unit.closed = error, True
+        unit.journal.close()
+        self.progress.skip(len(self.keys) - len(unit.journal.answers))
+        self.summary.outcomes.append(UnitOutcome(unit.spec.name, unit.iteration, "failed", unit.path,
+                                                 error=error, resumed=unit.resumed, note=unit.note))
+
+    def finish(self, unit: Unit) -> None:
+        """Write the complete unit atomically and drop its journal."""
+        result = self.result(unit)
+        try:
+            save_result(unit.path, result)
+        except ResultFileError as exc:
+            self.fail(unit, str(exc))
+            return
+        unit.journal.discard()
+        unit.closed = True
+        seconds = result.time_taken or 0.0
+        log.info("%s iteration %d/%d: %d/%d valid answers in %.1f s -> %s", unit.spec.name, unit.iteration + 1,
+                 self.plan.iterations, result.valid_count, len(result.sentiments), seconds, unit.path)
+        self.summary.outcomes.append(UnitOutcome(
+            unit.spec.name, unit.iteration, "done", unit.path, valid=result.valid_count,
+            total=len(result.sentiments), seconds=seconds, resumed=unit.resumed, note=unit.note,
+        ))
+
+    def result(self, unit: Unit) -> IterationResult:
+        answers = {key: unit.journal.answers[key] for key in self.keys}  # item order, however they arrived
+        spec, plan = unit.spec, self.plan
+        return IterationResult(
+            average_sentiment=weighted_average_sentiment(answers.values()),
+            # Sum of the answers' own times: the same for a run resumed after a kill or spread over workers.
+            time_taken=round(sum(a.time_taken or 0.0 for a in answers.values()), 3),
+            sentiments=answers,
+            schema_version=SCHEMA_VERSION,
+            model=spec.name,
+            subject=plan.subject,
+            iteration=unit.iteration,
+            backend=spec.backend,
+            family=spec.family,
+            quantization=spec.quantization,
+            prompt_mode=spec.prompt_mode,
+            seed=unit.seed,
+            settings=unit.settings,
+            provenance=unit.provenance or self.provenance.get(spec.name, {}),
+            source=plan.source,
+            started_at=unit.journal.header.get("started_at") or _now(),
+            finished_at=_now(),
+        )
+
+    def close_open(self) -> None:
+        """Units that neither finished nor failed (their tasks vanished) fail here."""
+        for unit in self.units.values():
+            if not unit.closed:
+                missing = len(self.keys) - len(unit.journal.answers)
+                self.fail(unit, f"{unit.spec.name} iteration {unit.iteration}: {missing} item(s) never answered")
+            unit.journal.close()
 
 
-def _settings(plan: RunPlan, spec: ModelSpec) -> dict[str, Any]:
-    config = plan.config
-    return {
-        "temperature": config.default_temperature,
-        "repeat_penalty": config.repeat_penalty,
-        "num_tokens_to_predict": config.num_tokens_to_predict,
-        "context_window_size": config.context_window_size,
-        "decoding": "json_schema" if config.constrained_decoding else "free",
-        "stop_after_json": config.stop_after_json if spec.backend == "llama_cpp" else False,
-        "prompt_fingerprint": plan.templates.fingerprint(spec.prompt_mode),
-        "company_name": plan.company_name,
-        "chat_format": spec.chat_format,
-    }
+def model_identity(spec: ModelSpec, config: Config, factory: BackendFactory) -> str | None:
+    """The model file's SHA-256 or the Ollama digest, without loading the model."""
+    return factory(spec, config).identity()
 
 
-class Progress:
-    """One bar over models × iterations × items, with the current model in front."""
+def make_executor(plan: RunPlan, factory: BackendFactory, workers: int | None = None,
+                  executor: str | None = None, ray_address: str | None = None) -> Executor:
+    context = WorkContext(plan.config, plan.templates, plan.company_name, {i.key: i for i in plan.items})
+    executor = executor or plan.config.executor
+    workers = workers or plan.config.workers
+    if executor == "ray":
+        from utils.run.ray_executor import RayExecutor
 
-    def __init__(self, total: int, enabled: bool) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, unit="answer", disable=not enabled, dynamic_ncols=True)
-        self.valid = 0
-        self.seen = 0
-
-    def model(self, name: str) -> None:
-        self.bar.set_description(name)
-
-    def item(self, result: ArticleResult) -> None:
-        self.seen += 1
-        self.valid += result.valid
-        self.bar.set_postfix(valid=f"{self.valid}/{self.seen}", refresh=False)
-        self.bar.update(1)
-
-    def skip(self, count: int) -> None:
-        self.bar.update(count)
-
-    def close(self) -> None:
-        self.bar.close()
+        return RayExecutor(context, workers, factory, address=ray_address or plan.config.ray_address)
+    if workers > 1:
+        return ProcessExecutor(context, workers, factory)
+    return InlineExecutor(context, factory)
 
 
-def _load(spec: ModelSpec, plan: RunPlan, factory: BackendFactory) -> tuple[Backend, dict[str, Any]]:
-    backend = factory(spec, plan.config)
-    backend.load()
-    warm_item = plan.items[0].text
-    backend.warm_up(plan.templates.build(spec.prompt_mode, plan.company_name, warm_item))
-    provenance = {"harness": harness_commit(), "host": host_info(), **backend.provenance()}
-    return backend, provenance
-
-
-def run_model(spec: ModelSpec, plan: RunPlan, summary: RunSummary, progress: Progress,
-              factory: BackendFactory = create_backend) -> None:
-    """All pending units of one model; failures are recorded, never raised."""
-    pending = pending_iterations(plan, spec, summary)
-    if not pending:
-        log.info("%s: all %d iterations already done", spec.name, plan.iterations)
-        return
-    progress.model(spec.name)
-    paths = {i: result_path(plan.output_dir, spec.folder_name, plan.subject, i) for i in pending}
-    backend = None
-    try:
-        backend, provenance = _load(spec, plan, factory)
-        for position, iteration in enumerate(pending):
-            try:
-                result = run_unit(backend, plan, spec, iteration, provenance, progress.item)
-            except UnitFailed as exc:
-                log.error("%s; skipping the rest of this model", exc)
-                for later in pending[position:]:
-                    summary.outcomes.append(UnitOutcome(spec.name, later, "failed", paths[later], error=str(exc)))
-                progress.skip(len(plan.items) * (len(pending) - position - 1))
-                return
-            save_result(paths[iteration], result)
-            log.info("%s iteration %d/%d: %d/%d valid answers in %.1f s -> %s", spec.name, iteration + 1,
-                     plan.iterations, result.valid_count, len(result.sentiments), result.time_taken or 0.0,
-                     paths[iteration])
-            summary.outcomes.append(UnitOutcome(
-                spec.name, iteration, "done", paths[iteration],
-                valid=result.valid_count, total=len(result.sentiments), seconds=result.time_taken or 0.0,
-            ))
-    except HarnessError as exc:
-        log.error("%s: %s", spec.name, exc)
-        for iteration in pending:
-            summary.outcomes.append(UnitOutcome(spec.name, iteration, "failed", paths[iteration], error=str(exc)))
-        progress.skip(len(plan.items) * len(pending))
-    finally:
-        if backend is not None:
-            backend.close()
-
-
-def run_benchmark(plan: RunPlan, *, show_progress: bool = True,
-                  factory: BackendFactory = create_backend) -> RunSummary:
+def run_benchmark(plan: RunPlan, *, show_progress: bool = True, factory: BackendFactory = create_backend,
+                  executor: Executor | None = None, chunk_size: int | None = None) -> RunSummary:
     """Run every model of the plan; returns what happened to each unit."""
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     summary = RunSummary()
     progress = Progress(len(plan.models) * plan.iterations * len(plan.items), show_progress)
+    executor = executor or make_executor(plan, factory)
+    if chunk_size is None:
+        chunk_size = len(plan.items) if isinstance(executor, InlineExecutor) else plan.config.chunk_size
+    driver = Driver(plan, summary, progress)
     try:
         with logging_redirect_tqdm():
             for spec in plan.models:
-                before = len(summary.outcomes)
-                run_model(spec, plan, summary, progress, factory)
-                skipped = sum(1 for o in summary.outcomes[before:] if o.status == "skipped")
-                progress.skip(skipped * len(plan.items))
+                run_model(spec, driver, executor, factory, chunk_size)
     finally:
+        executor.close()
         progress.close()
     return summary
 
 
-def summary_table(summary: RunSummary) -> str:
-    """A plain-text table of units per model: done, skipped, failed, valid answers."""
-    rows: dict[str, dict[str, float]] = {}
-    for outcome in summary.outcomes:
-        row = rows.setdefault(outcome.model, {"done": 0, "skipped": 0, "failed": 0, "valid": 0, "total": 0, "s": 0.0})
-        row[outcome.status] += 1
-        row["valid"] += outcome.valid
-        row["total"] += outcome.total
-        row["s"] += outcome.seconds
-    width = max([len("model"), *map(len, rows)])
-    lines = [f"{'model':<{width}}  done  skipped  failed  valid answers  s/answer"]
-    for name, row in rows.items():
-        valid = f"{int(row['valid'])}/{int(row['total'])}" if row["total"] else "-"
-        per = f"{row['s'] / row['total']:.2f}" if row["total"] else "-"
-        lines.append(f"{name:<{width}}  {int(row['done']):>4}  {int(row['skipped']):>7}  {int(row['failed']):>6}  "
-                     f"{valid:>13}  {per:>8}")
-    return "\n".join(lines)
+def run_model(spec: ModelSpec, driver: Driver, executor: Executor, factory: BackendFactory,
+              chunk_size: int) -> None:
+    """All pending units of one model; failures are recorded, never raised."""
+    plan = driver.plan
+    progress = driver.progress
+    progress.model(spec.name)
+    try:
+        model_id = model_identity(spec, plan.config, factory)
+    except HarnessError as exc:
+        log.error("%s: %s", spec.name, exc)
+        for iteration in range(plan.iterations):
+            path = result_path(plan.output_dir, spec.folder_name, plan.subject, iteration)
+            driver.summary.outcomes.append(UnitOutcome(spec.name, iteration, "failed", path, error=str(exc)))
+        progress.skip(len(plan.items) * plan.iterations)
+        return
+    units = driver.plan_model(spec, model_id)
+    for unit in list(units):
+        if len(unit.journal.answers) == len(driver.keys):  # killed between the last answer and the write
+            driver.finish(unit)
+    pending = [u for u in units if not u.closed]
+    if not pending:
+        log.info("%s: all %d iterations already done", spec.name, plan.iterations)
+        return
+    try:
+        executor.run(spec, driver.tasks(pending, chunk_size), _Sink(driver))
+    finally:
+        driver.close_open()
+
+
+class _Sink:
+    """Adapts the driver to the executor's Sink protocol."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.provenance = driver.provenance_of
+        self.answer = driver.answer
+        self.failed = driver.failed

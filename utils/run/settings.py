@@ -1,0 +1,72 @@
+"""The settings a unit's answers depend on, and the fingerprint that tells them apart.
+
+A result file counts as done only when it was produced with the current settings: the
+same prompt (fingerprint of the system message, examples and template), the same model
+file (SHA-256) or Ollama digest, temperature, token limit, decoding mode, seed and chat
+format. Settings that cannot change an answer (threads, workers, context size) are
+recorded but left out of the fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from utils.config import Config, ModelSpec
+from utils.run.prompts import PromptTemplates
+
+# The recorded settings that make up the fingerprint, in a fixed order.
+FINGERPRINT_KEYS = (
+    "prompt_fingerprint", "company_name", "model_id", "temperature", "repeat_penalty",
+    "num_tokens_to_predict", "decoding", "stop_after_json", "seed", "chat_format",
+)
+
+
+def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *, company_name: str,
+                  seed: int, model_id: str | None) -> dict[str, Any]:
+    """Everything recorded under ``settings`` in a result file, fingerprint included."""
+    settings = {
+        "temperature": config.default_temperature,
+        "repeat_penalty": config.repeat_penalty,
+        "num_tokens_to_predict": config.num_tokens_to_predict,
+        "context_window_size": config.context_window_size,
+        "decoding": "json_schema" if config.constrained_decoding else "free",
+        "stop_after_json": config.stop_after_json if spec.backend == "llama_cpp" else False,
+        "prompt_fingerprint": templates.fingerprint(spec.prompt_mode),
+        "company_name": company_name,
+        "chat_format": spec.chat_format,
+        "seed": seed,
+        "model_id": model_id,
+    }
+    settings["fingerprint"] = fingerprint(settings)
+    return settings
+
+
+def fingerprint(settings: dict[str, Any]) -> str:
+    """Short hash of the fingerprinted settings."""
+    picked = [[key, settings.get(key)] for key in FINGERPRINT_KEYS]
+    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def settings_change(recorded: dict[str, Any], current: dict[str, Any]) -> str | None:
+    """Why a file recorded with ``recorded`` settings is stale now; None when it is not.
+
+    A model identity the run cannot know right now (an Ollama server that is down) is not
+    held against a file.
+    """
+    if "fingerprint" not in recorded:
+        return "recorded without a settings fingerprint (older file)"
+    changes = []
+    for key in FINGERPRINT_KEYS:
+        old, new = recorded.get(key), current.get(key)
+        if key == "model_id" and new is None:
+            continue
+        if old != new:
+            changes.append(f"{key} {_short(old)} -> {_short(new)}")
+    return "settings changed: " + ", ".join(changes) if changes else None
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 24 else text[:20] + "...\""
