@@ -271,6 +271,15 @@ def make_executor(plan: RunPlan, factory: BackendFactory, workers: int | None = 
     return InlineExecutor(context, factory)
 
 
+def default_chunk_size(plan: RunPlan, executor: Executor) -> int:
+    """A whole unit for the sequential run; otherwise ``chunk_size`` items, fewer when a unit
+    is too small to give every worker work."""
+    if isinstance(executor, InlineExecutor):
+        return max(1, len(plan.items))
+    workers = max(1, getattr(executor, "count", plan.config.workers))
+    return max(1, min(plan.config.chunk_size, -(-len(plan.items) // workers)))
+
+
 def run_benchmark(plan: RunPlan, *, show_progress: bool = True, factory: BackendFactory = create_backend,
                   executor: Executor | None = None, chunk_size: int | None = None) -> RunSummary:
     """Run every model of the plan; returns what happened to each unit."""
@@ -280,7 +289,7 @@ def run_benchmark(plan: RunPlan, *, show_progress: bool = True, factory: Backend
     progress = Progress(len(plan.models) * plan.iterations * len(plan.items), show_progress)
     executor = executor or make_executor(plan, factory)
     if chunk_size is None:
-        chunk_size = len(plan.items) if isinstance(executor, InlineExecutor) else plan.config.chunk_size
+        chunk_size = default_chunk_size(plan, executor)
     driver = Driver(plan, summary, progress)
     try:
         with logging_redirect_tqdm():
