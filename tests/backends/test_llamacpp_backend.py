@@ -88,3 +88,26 @@ def test_missing_package_names_the_pip_install(tmp_path):
     spec = dict(SMOLLM2, package_resource="no_such_pkg_xyz/model.gguf")
     with pytest.raises(ModelNotFound, match="pip install no-such-pkg-xyz"):
         loaded(tmp_path, spec)
+
+
+def test_batched_decoding_shares_the_cached_prefix(smollm2_backend):
+    config = smollm2_backend.config
+    smollm2_backend.config = config.model_copy(update={"parallel": 2})
+    short = ["Nvidia raised its full-year outlook after record data-centre sales.",
+             "Nvidia shares fell after a regulator opened an inquiry into its sales practices."]
+    conversations = [TEMPLATES.build("five_shot", "Nvidia", text) for text in short]
+    sampling = Sampling(temperature=0.2, max_tokens=24, seed=42)
+    try:
+        first = smollm2_backend.chat_many(conversations, sampling)
+        again = smollm2_backend.chat_many(conversations, sampling)
+    finally:
+        smollm2_backend._batched.close()
+        smollm2_backend._batched = None
+        smollm2_backend.config = config
+    for batched in first:
+        assert batched.prompt_tokens > batched.cached_prompt_tokens > 700 and batched.extra["batched"] == 2
+        assert 0 < batched.completion_tokens <= 24 and batched.finish_reason in ("json_complete", "length", "stop")
+        assert batched.text.lstrip().startswith("{")
+    # The second batch found the prefix in sequence 0 and evaluated only the two articles.
+    assert again[0].extra["batch_prefill_tokens"] == sum(c.prompt_tokens - c.cached_prompt_tokens for c in again)
+    assert [c.text for c in again] == [c.text for c in first]  # same seed, same batch: same answers

@@ -199,3 +199,35 @@ def test_real_server(tmp_path):
     (result_file,) = (tmp_path / "sentiments").glob("*/NVDA_0.json")
     item = next(iter(load_result(result_file).sentiments.values()))
     assert item.prompt_tokens and item.completion_tokens
+
+
+def test_parallel_requests_run_concurrently_and_answers_keep_item_order(tmp_path, server):
+    import threading as _threading
+
+    lock, state = _threading.Lock(), {"now": 0, "most": 0}
+    original = FakeOllama.do_POST
+
+    def counting_post(self):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        try:
+            original(self)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    FakeOllama.delay_s = 0.3
+    FakeOllama.do_POST = counting_post
+    try:
+        write_snapshot(tmp_path, count=3)
+        write_config(tmp_path, ["llama3:8b-instruct-q4_K_M"], ollama_host=server, sample_size=1, parallel=3)
+        code = generate_model_sentiments.main(["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"])
+    finally:
+        FakeOllama.do_POST = original
+    assert code == 0 and state["most"] == 3
+    result = load_result(tmp_path / "sentiments" / "llama3_8b-instruct-q4_K_M" / "NVDA_0.json")
+    snapshot = json.loads((tmp_path / "articles" / "NVDA.json").read_text())
+    assert list(result.sentiments) == [a["key"] for a in snapshot["articles"]]
+    asked = {body["messages"][-1]["content"] for body in FakeOllama.chats[1:]}
+    assert len(asked) == 3

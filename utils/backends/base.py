@@ -55,6 +55,13 @@ class Backend(ABC):
     def chat(self, messages: list[Message], sampling: Sampling) -> Completion:
         """Answer one conversation; raise BackendUnavailable when the backend fails."""
 
+    def chat_many(self, conversations: list[list[Message]], sampling: Sampling) -> list[Completion]:
+        """Answer several conversations (``parallel`` items at a time), in order.
+
+        The base answers them one after the other; backends that can do better override it.
+        """
+        return [self.chat(messages, sampling) for messages in conversations]
+
     def warm_up(self, messages: list[Message]) -> None:
         """Evaluate a conversation once, outside the timings (fills caches, loads weights into memory)."""
         self.chat(messages, Sampling(temperature=0.0, max_tokens=1, seed=0))

@@ -88,6 +88,35 @@ class _PerfCounters:
         }
 
 
+def llama_chat_format() -> Any:
+    from llama_cpp import llama_chat_format as module
+
+    return module
+
+
+class _PromptCatcher:
+    """Stands in for ``Llama`` in a chat handler to catch the prompt tokens it would complete."""
+
+    class Caught(Exception):
+        def __init__(self, tokens: list[int]) -> None:
+            super().__init__("prompt caught")
+            self.tokens = tokens
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+        self.verbose = False
+
+    def tokenize(self, *args: Any, **kwargs: Any) -> list[int]:
+        return self._llm.tokenize(*args, **kwargs)
+
+    def create_completion(self, prompt: Any, **kwargs: Any) -> Any:
+        tokens = prompt if isinstance(prompt, list) else self._llm.tokenize(prompt.encode("utf-8"), special=True)
+        raise self.Caught(list(tokens))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
+
+
 class LlamaCppBackend(Backend):
     name = "llama_cpp"
 
@@ -95,6 +124,7 @@ class LlamaCppBackend(Backend):
         super().__init__(spec, config)
         self._llm: Any = None
         self._model_path = None
+        self._batched: Any = None
 
     def load(self) -> None:
         try:
@@ -170,6 +200,54 @@ class LlamaCppBackend(Backend):
             extra={"prefill_tokens": counters["prefill_tokens"], "decode_tokens": counters["decode_tokens"]},
         )
 
+    def chat_many(self, conversations: list[list[Message]], sampling: Sampling) -> list[Completion]:
+        """``parallel`` > 1: the conversations decoded together as sequences sharing the cached prefix.
+
+        Constrained decoding (a grammar per sequence) is not batched; it falls back to one at a time.
+        """
+        if len(conversations) <= 1 or sampling.json_schema is not None:
+            return super().chat_many(conversations, sampling)
+        if self._llm is None:
+            raise BackendUnavailable(self.name, self.spec.name, "model not loaded")
+        started = time.perf_counter()
+        try:
+            if self._batched is None:
+                from utils.backends.llamacpp_batch import BatchedDecoder
+
+                self._batched = BatchedDecoder(self._llm, self.config.parallel, self.config.context_window_size)
+            prompts = [self._prompt_tokens(messages) for messages in conversations]
+            outputs, counters = self._batched.generate(prompts, sampling, self.config.stop_after_json)
+        except Exception as exc:  # noqa: BLE001 - as in chat: the unit fails, not the run
+            raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
+        seconds = (time.perf_counter() - started) / len(conversations)
+        share = len(conversations)
+        return [
+            Completion(
+                text=self._llm.detokenize(out.tokens, prev_tokens=out_prompt).decode("utf-8", errors="ignore"),
+                seconds=seconds,  # the batch's wall time, shared out evenly
+                prompt_tokens=out.prompt_tokens,
+                completion_tokens=len(out.tokens),
+                cached_prompt_tokens=out.cached_tokens,
+                prompt_seconds=round(counters["prefill_seconds"] / share, 6),
+                eval_seconds=round(counters["decode_seconds"] / share, 6),
+                finish_reason=out.finish_reason,
+                extra={"batched": share, "batch_prefill_tokens": counters["prefill_tokens"],
+                       "batch_decode_steps": counters["decode_steps"]},
+            )
+            for out, out_prompt in zip(outputs, prompts)
+        ]
+
+    def _prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The tokens llama-cpp-python's chat handler would evaluate for ``messages``."""
+        catcher = _PromptCatcher(self._llm)
+        handler = (self._llm.chat_handler or self._llm._chat_handlers.get(self._llm.chat_format)
+                   or llama_chat_format().get_chat_completion_handler(self._llm.chat_format))
+        try:
+            handler(llama=catcher, messages=self._prepare(messages))
+        except _PromptCatcher.Caught as caught:
+            return caught.tokens
+        raise RuntimeError("the chat handler did not produce a prompt")
+
     def identity(self) -> str | None:
         from utils.backends.gguf_files import file_identity
 
@@ -190,6 +268,9 @@ class LlamaCppBackend(Backend):
         }
 
     def close(self) -> None:
+        if self._batched is not None:
+            self._batched.close()
+            self._batched = None
         if self._llm is not None:
             self._llm.close()
             self._llm = None

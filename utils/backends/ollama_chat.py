@@ -144,6 +144,15 @@ class OllamaBackend(Backend):
                    "load_seconds": _nanoseconds_to_seconds(response.load_duration)},
         )
 
+    def chat_many(self, conversations: list[list[Message]], sampling: Sampling) -> list[Completion]:
+        """Concurrent requests, one per conversation (the server's parallel slots); answers in order."""
+        if len(conversations) <= 1:
+            return super().chat_many(conversations, sampling)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(conversations), thread_name_prefix="ollama") as pool:
+            return list(pool.map(lambda messages: self.chat(messages, sampling), conversations))
+
     def provenance(self) -> dict[str, Any]:
         return {
             "backend": self.name,

@@ -107,6 +107,20 @@ def answer_item(backend: Backend, context: WorkContext, spec: ModelSpec, item: A
     return to_result(item, completion)
 
 
+def answer_items(backend: Backend, context: WorkContext, spec: ModelSpec, keys: Sequence[str],
+                 seed: int) -> list[tuple[str, ArticleResult]]:
+    """Several items at once (batched decoding, concurrent requests); answers in item order."""
+    items = [context.items[key] for key in keys]
+    conversations = [context.templates.build(spec.prompt_mode, context.company_name, i.text) for i in items]
+    try:
+        completions = backend.chat_many(conversations, sampling_for(context.config, seed))
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise HarnessError(f"{spec.backend} backend raised {exc.__class__.__name__}: {exc}") from None
+    return [(key, to_result(item, completion)) for key, item, completion in zip(keys, items, completions)]
+
+
 class ModelWorker:
     """Holds one loaded model and answers tasks for it."""
 
@@ -150,11 +164,19 @@ class ModelWorker:
         except HarnessError as exc:
             raise TaskFailure(str(exc)) from None
         assert self.backend is not None
-        for key in task.keys:
+        parallel = self.config.parallel
+        if parallel <= 1:
+            for key in task.keys:
+                try:
+                    yield key, answer_item(self.backend, self.context, task.spec, self.context.items[key], task.seed)
+                except HarnessError as exc:
+                    raise TaskFailure(f"item {key}: {exc}") from None
+            return
+        for group in chunked(task.keys, parallel):
             try:
-                yield key, answer_item(self.backend, self.context, task.spec, self.context.items[key], task.seed)
+                yield from answer_items(self.backend, self.context, task.spec, group, task.seed)
             except HarnessError as exc:
-                raise TaskFailure(f"item {key}: {exc}") from None
+                raise TaskFailure(f"items {', '.join(group)}: {exc}") from None
 
     def run_task(self, task: Task) -> tuple[list[tuple[str, ArticleResult]], str | None]:
         """All answers of a task at once, and the error that stopped it (None when complete)."""
