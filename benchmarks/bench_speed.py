@@ -9,7 +9,9 @@
    vs Ray on a local cluster with 2 actors (each arm a whole run, model loading included).
 5. Peak RSS per worker process.
 6. The report scripts on two synthetic results trees (benchmarks/bench_reports.py, when present).
-Also: stopping after the JSON object vs generating to the token limit (Gemma 270M base model).
+Also: stopping after the JSON object vs generating to the token limit (Gemma 270M base model),
+and with --kills N: kill -9 at N random moments of a run, then count broken files, finished
+answers redone, and compare the final files with an uninterrupted run's.
 
 Prints a table of ratios and writes the numbers as JSON.
 
@@ -102,6 +104,74 @@ def run_arm(config, spec, plan_args: dict, out: Path, arm: str) -> dict[str, Any
     }
 
 
+def _journal_answers(folder: Path) -> dict[str, int]:
+    """Finished answers per journal (whole lines only) below ``folder``."""
+    counts = {}
+    for journal in folder.rglob(".*.partial.jsonl"):
+        lines = journal.read_bytes().split(b"\n")[1:-1]  # header first; a torn last line has no newline
+        counts[journal.name] = sum(1 for line in lines if line.startswith(b'{"key"'))
+    return counts
+
+
+def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7) -> dict[str, Any]:
+    """kill -9 a real run at ``kills`` random moments; then finish it and check every file."""
+    import random
+    import shutil
+    import signal
+    import subprocess
+
+    from tests.helpers import write_config, write_snapshot
+
+    rng = random.Random(seed)
+    work = Path(tempfile.mkdtemp(prefix="bench_kill_"))
+    write_snapshot(work, count=articles)
+    config = load_config(config_path)
+    spec = config.model("smollm2-135m-instruct:q4_1").model_dump(mode="json", exclude_none=True)
+    write_config(work, [spec], sample_size=2, num_tokens_to_predict=config.num_tokens_to_predict)
+    command = [sys.executable, str(PROJECT / "generate_model_sentiments.py"), "--config", str(work / "config.yaml"),
+               "-c", "NVDA", "--offline", "-q"]
+    out = work / "sentiments"
+    broken = redone = killed = 0
+    history = []
+    for _ in range(kills):
+        before = _journal_answers(out)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(rng.uniform(0.5, 12.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        stdout = proc.communicate()[0]
+        # Everything on disk must read back: result files whole, journals up to their last full line.
+        for path in out.rglob("*.json"):
+            try:
+                load_result(path)
+            except Exception:  # noqa: BLE001
+                broken += 1
+        after = _journal_answers(out)
+        # A journal that shrank was thrown away and its answers asked again (one that vanished
+        # became its result file, checked above).
+        redone += sum(max(0, count - after[name]) for name, count in before.items() if name in after)
+        history.append({"journal_answers_before": before, "after": after})
+        if stdout:  # the run finished on its own
+            break
+    expected = sum(_journal_answers(out).values())
+    final = subprocess.run(command, capture_output=True, text=True)
+    resumed_total = sum(int(line.split()[-1]) for line in final.stdout.splitlines()[1:2])
+    redone += max(0, expected - resumed_total)
+    reference = work / "reference"
+    subprocess.run(command + ["--output-dir", str(reference)], capture_output=True, text=True, check=True)
+    same = True
+    for path in sorted(reference.rglob("*.json")):
+        mine = json.loads((out / path.relative_to(reference)).read_text())
+        ref = json.loads(path.read_text())
+        same &= list(mine) == list(ref) and list(mine["sentiments"]) == list(ref["sentiments"]) and all(
+            list(mine["sentiments"][k]) == list(ref["sentiments"][k]) for k in ref["sentiments"])
+    shutil.rmtree(work, ignore_errors=True)
+    return {"kills": killed, "broken_files": broken, "finished_answers_redone": redone,
+            "answers_in_journals_before_last_run": expected, "resumed_by_last_run": resumed_total,
+            "final_exit_code": final.returncode, "same_keys_and_fields_as_uninterrupted": same}
+
+
 def report_timings() -> dict[str, Any] | None:
     path = PROJECT / "benchmarks" / "bench_reports.py"
     if not path.is_file():
@@ -121,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-model", default="gemma3-270m:q4_K_M", help="base model for the stop-after-JSON arm")
     parser.add_argument("--skip", nargs="*", default=[], choices=["latency", "arms", "ray", "reports", "stop"],
                         help="leave measurements out")
+    parser.add_argument("--kills", type=int, default=0, metavar="N",
+                        help="also kill -9 a real run at N random moments and check the files (default: off)")
     parser.add_argument("--json", type=Path, default=PROJECT / "benchmarks" / "bench_speed.json",
                         help="where the numbers go (default benchmarks/bench_speed.json)")
     args = parser.parse_args(argv)
@@ -164,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                     out["arms"][arm] = {"error": f"{exc.__class__.__name__}: {exc}"}
     if "reports" not in args.skip:
         out["reports"] = report_timings()
+    if args.kills:
+        out["kill_9"] = kill_test(args.config, args.kills, min(args.articles, 4))
     out["machine"]["load_average_at_end"] = os.getloadavg()
     print_table(out)
     args.json.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
@@ -207,6 +281,12 @@ def print_table(out: dict[str, Any]) -> None:
             print(f"   {name:<30} {row['answers_per_minute']:11.2f}   {ratio:>13}   {row['valid']:>2}/{row['answers']:<2}"
                   f"   {row['self_peak_rss_mib']:7.0f} / {row['children_peak_rss_mib']:.0f}")
         print("   targets: >= 1.5x from workers or batched decoding; Ray within 10% of workers 2")
+    if "kill_9" in out:
+        k = out["kill_9"]
+        print(f"\n   kill -9 at {k['kills']} random moments: {k['broken_files']} broken files, "
+              f"{k['finished_answers_redone']} finished answers redone ({k['resumed_by_last_run']} resumed of "
+              f"{k['answers_in_journals_before_last_run']} journaled), final files same keys and fields as an "
+              f"uninterrupted run: {k['same_keys_and_fields_as_uninterrupted']}")
     if "reports" in out:
         print("\n6. report scripts (metrics + workbook + heatmaps)")
         if out["reports"] is None:

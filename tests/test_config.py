@@ -36,9 +36,8 @@ def test_shipped_config_is_valid_and_has_two_real_models():
     assert config.articles_folder.is_absolute()
 
 
-def test_defaults_match_the_public_key_names(tmp_path):
+def test_omitted_paths_resolve_against_the_config_folder(tmp_path):
     config = load_config(write(tmp_path, BASE))
-    assert (config.sample_size, config.context_window_size, config.num_tokens_to_predict) == (3, 8192, 1024)
     assert config.sentiment_save_folder == tmp_path / "sentiments"
     assert config.models_to_test[0].prompt_mode == "five_shot"
 
@@ -63,6 +62,9 @@ def test_unknown_model_key_is_named_with_its_index(tmp_path):
         ("sample_size: many\n", "sample_size: Input should be a valid integer"),
         ("seed: -1\n", "seed: Input should be greater than or equal to 0"),
         ("comparison_pairs: [[a]]\n", "comparison_pairs[0]"),
+        ("workers: 0\n", "workers: Input should be greater than or equal to 1"),
+        ("parallel: 100\n", "parallel: Input should be less than or equal to 64"),
+        ("executor: spark\n", "executor: Input should be 'local' or 'ray' (got 'spark')"),
     ],
 )
 def test_wrong_values_name_key_and_expectation(tmp_path, extra, expected):

@@ -238,6 +238,7 @@ def test_a_journal_from_other_settings_is_not_mixed_in(plan_for, tmp_path):
 # --- real model, end to end through the command line -------------------------------
 
 def test_smollm2_end_to_end_and_resume(small_project, capsys):
+    write_config(small_project, [SMOLLM2], num_tokens_to_predict=48)
     argv = ["--config", str(small_project / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
     assert generate_model_sentiments.main(argv) == 0
     files = sorted((small_project / "sentiments" / "smollm2-135m-instruct_q4_1").glob("*.json"))
@@ -258,7 +259,7 @@ def test_smollm2_end_to_end_and_resume(small_project, capsys):
 
 def test_missing_model_file_fails_that_model_only(small_project):
     models = [dict(SMOLLM2, name="ghost", package_resource=None, path="missing.gguf"), SMOLLM2]
-    write_config(small_project, models, sample_size=1)
+    write_config(small_project, models, sample_size=1, num_tokens_to_predict=24)
     argv = ["--config", str(small_project / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
     assert generate_model_sentiments.main(argv) == 1
     assert (small_project / "sentiments" / "smollm2-135m-instruct_q4_1" / "NVDA_0.json").is_file()

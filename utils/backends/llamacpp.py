@@ -205,18 +205,14 @@ class LlamaCppBackend(Backend):
 
         Constrained decoding (a grammar per sequence) is not batched; it falls back to one at a time.
         """
-        if len(conversations) <= 1 or sampling.json_schema is not None:
+        if self.config.parallel <= 1 or sampling.json_schema is not None:
             return super().chat_many(conversations, sampling)
         if self._llm is None:
             raise BackendUnavailable(self.name, self.spec.name, "model not loaded")
         started = time.perf_counter()
         try:
-            if self._batched is None:
-                from utils.backends.llamacpp_batch import BatchedDecoder
-
-                self._batched = BatchedDecoder(self._llm, self.config.parallel, self.config.context_window_size)
             prompts = [self._prompt_tokens(messages) for messages in conversations]
-            outputs, counters = self._batched.generate(prompts, sampling, self.config.stop_after_json)
+            outputs, counters = self._decoder().generate(prompts, sampling, self.config.stop_after_json)
         except Exception as exc:  # noqa: BLE001 - as in chat: the unit fails, not the run
             raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
         seconds = (time.perf_counter() - started) / len(conversations)
@@ -236,6 +232,23 @@ class LlamaCppBackend(Backend):
             )
             for out, out_prompt in zip(outputs, prompts)
         ]
+
+    def _decoder(self) -> Any:
+        if self._batched is None:
+            from utils.backends.llamacpp_batch import BatchedDecoder
+
+            self._batched = BatchedDecoder(self._llm, self.config.parallel, self.config.context_window_size)
+        return self._batched
+
+    def warm_up(self, messages: list[Message]) -> None:
+        """With ``parallel`` > 1 the batched context is the one to fill with the prefix."""
+        if self.config.parallel <= 1 or self._llm is None:
+            return super().warm_up(messages)
+        try:
+            self._decoder().generate([self._prompt_tokens(messages)], Sampling(temperature=0.0, max_tokens=1, seed=0),
+                                     False)
+        except Exception as exc:  # noqa: BLE001
+            raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
 
     def _prompt_tokens(self, messages: list[Message]) -> list[int]:
         """The tokens llama-cpp-python's chat handler would evaluate for ``messages``."""
