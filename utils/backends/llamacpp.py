@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from typing import Any
 
 from utils.run.answers import JsonObjectWatcher
 from utils.backends.base import Backend, Completion, Message, Sampling
-from utils.errors import BackendUnavailable
+from utils.errors import BackendUnavailable, PromptTooLong
 from utils.backends.gguf_files import resolve_gguf
 
 log = logging.getLogger(__name__)
+
+# llama-cpp-python's message when a prompt does not fit n_ctx.
+_TOO_LONG = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
 # llama-cpp-python's "gemma" format drops the system message (Gemma has no system
 # role); Google's own template folds it into the first user turn, and so do we.
@@ -126,6 +130,9 @@ class LlamaCppBackend(Backend):
         try:
             response = self._llm.create_chat_completion(**kwargs)
         except ValueError as exc:  # e.g. prompt longer than the context window
+            too_long = _TOO_LONG.search(str(exc))
+            if too_long:  # the run shortens the article and asks again (utils/run/fit.py)
+                raise PromptTooLong(self.name, self.spec.name, int(too_long[1]), int(too_long[2])) from None
             raise BackendUnavailable(self.name, self.spec.name, str(exc)) from None
         seconds = time.perf_counter() - started
         choice = response["choices"][0]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from utils.run.answers import answer_json_schema, parse_answer
+from utils.run.fit import chat_within_context, warm_up_within_context
 from utils.items import Article
 from utils.backends import Backend, Sampling, create_backend
 from utils.config import Config, ModelSpec
@@ -106,7 +107,6 @@ def pending_iterations(plan: RunPlan, spec: ModelSpec, summary: RunSummary) -> l
 def answer_item(backend: Backend, plan: RunPlan, spec: ModelSpec, item: Article, seed: int) -> ArticleResult:
     """Ask the model about one item and validate the answer."""
     config = plan.config
-    messages = plan.templates.build(spec.prompt_mode, plan.company_name, item.text)
     sampling = Sampling(
         temperature=config.default_temperature,
         max_tokens=config.num_tokens_to_predict,
@@ -114,7 +114,9 @@ def answer_item(backend: Backend, plan: RunPlan, spec: ModelSpec, item: Article,
         repeat_penalty=config.repeat_penalty,
         json_schema=answer_json_schema() if config.constrained_decoding else None,
     )
-    completion = backend.chat(messages, sampling)
+    fitted = chat_within_context(backend, lambda text: plan.templates.build(spec.prompt_mode, plan.company_name, text),
+                                 item.text, sampling, config.context_window_size)
+    completion = fitted.completion
     parsed = parse_answer(completion.text)
     extra = item.model_extra or {}
     return ArticleResult(
@@ -127,7 +129,7 @@ def answer_item(backend: Backend, plan: RunPlan, spec: ModelSpec, item: Article,
         time_taken=round(completion.seconds, 4),
         title=item.title or None,
         raw_text=None if parsed.valid else completion.text,
-        error=parsed.error,
+        error=fitted.error or parsed.error,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         prompt_truncated=completion.prompt_truncated,
@@ -135,6 +137,7 @@ def answer_item(backend: Backend, plan: RunPlan, spec: ModelSpec, item: Article,
         finish_reason=completion.finish_reason,
         gold_label=extra.get("gold_label"),
         gold_score=extra.get("gold_score"),
+        **fitted.marks(),
     )
 
 
@@ -215,8 +218,8 @@ class Progress:
 def _load(spec: ModelSpec, plan: RunPlan, factory: BackendFactory) -> tuple[Backend, dict[str, Any]]:
     backend = factory(spec, plan.config)
     backend.load()
-    warm_item = plan.items[0].text
-    backend.warm_up(plan.templates.build(spec.prompt_mode, plan.company_name, warm_item))
+    warm_up_within_context(backend, lambda text: plan.templates.build(spec.prompt_mode, plan.company_name, text),
+                           plan.items[0].text)
     provenance = {"harness": harness_commit(), "host": host_info(), **backend.provenance()}
     return backend, provenance
 
