@@ -15,7 +15,8 @@ from pytest_httpserver import HTTPServer
 
 from werkzeug import Request, Response
 
-from utils.config import Config, NewsSettings
+from tests.helpers import FEED_PATH, HTML, news_config as make_config, no_robots_txt, render_feed
+from utils.config import Config
 from utils.errors import ArticlesError, ConfigError
 from utils.items import article_key
 from utils.news import ensure_snapshot
@@ -23,44 +24,6 @@ from utils.news.articles import dated_snapshots, latest_snapshot, load_snapshot
 from utils.news.extract import SEPARATOR
 
 FIXTURES = Path(__file__).parent / "fixtures"
-HTML = "text/html; charset=utf-8"
-FEED_PATH = "/rss/2.0/headline"
-
-
-def make_config(tmp_path: Path, base: str, **overrides) -> Config:
-    news = NewsSettings(
-        feed_url=f"{base}{FEED_PATH}?s={{ticker}}&region=US&lang=en-US",
-        quote_search_url=f"{base}/v1/finance/search",
-        cache_path=tmp_path / "cache" / "http.sqlite",
-        request_delay_s=0.0,
-        backoff_s=0.01,
-        max_retries=2,
-        connect_timeout_s=2.0,
-        read_timeout_s=5.0,
-        max_response_bytes=20_000,
-    )
-    values = dict(
-        models_to_test=["tiny-model"],
-        articles_folder=tmp_path / "articles",
-        max_news_age=7,
-        max_news_items=20,
-        news=news,
-    )
-    values.update(overrides)
-    return Config(**values)
-
-
-def render_feed(base: str, template: str | None = None) -> str:
-    """The fixture feed with the server address and dates relative to now filled in."""
-    text = template if template is not None else (FIXTURES / "feed_nvda.xml").read_text("utf-8")
-    now = datetime.now(timezone.utc)
-
-    def date(match: re.Match[str]) -> str:
-        amount, unit = int(match.group(1)), match.group(2)
-        delta = timedelta(hours=amount) if unit == "h" else timedelta(days=amount)
-        return format_datetime(now - delta)
-
-    return re.sub(r"@AGO:(\d+)([hd])@", date, text.replace("@BASE@", base))
 
 
 def huge_page(request: Request) -> Response:
@@ -69,11 +32,6 @@ def huge_page(request: Request) -> Response:
             yield b"<p>Nvidia live blog update, minute by minute. </p>" * 20
 
     return Response(chunks(), content_type=HTML)
-
-
-def no_robots_txt(server: HTTPServer) -> None:
-    """The site has no robots.txt (404): every page may be fetched."""
-    server.expect_request("/robots.txt").respond_with_data("Not found", status=404)
 
 
 def serve_news(server: HTTPServer) -> str:
