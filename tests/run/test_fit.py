@@ -85,6 +85,13 @@ def test_silent_server_truncation_is_retried_with_a_shorter_article() -> None:
     assert len(backend.sent) > 1 and len(backend.sent[-1]) < len(ARTICLE) // 2
 
 
+def test_server_that_truncates_whatever_it_is_sent_keeps_its_flagged_answer() -> None:
+    backend = ContextBackend(context=50, mode="silent")  # the system message alone is 75 "tokens"
+    fitted = chat_within_context(backend, build, ARTICLE, SAMPLING, 150)
+    assert fitted.completion.text == ANSWER and fitted.completion.prompt_truncated and fitted.error is None
+    assert fitted.marks()["truncated"] is True and len(backend.sent) > 1
+
+
 def test_answer_squeezed_by_the_context_is_asked_again_with_room() -> None:
     backend = ContextBackend(context=4600, mode="squeeze")
     fitted = chat_within_context(backend, build, ARTICLE, SAMPLING, 4600)

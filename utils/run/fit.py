@@ -60,8 +60,12 @@ class Fitted:
 
 def chat_within_context(backend: Backend, build: BuildMessages, article: str, sampling: Sampling,
                         context_tokens: int) -> Fitted:
-    """The backend's answer about ``article``, cut from its end until the prompt fits."""
-    text, first_tokens = article, None
+    """The backend's answer about ``article``, cut from its end until the prompt fits.
+
+    When no cut fits, an answer the backend did give (Ollama's, on a prompt it cut itself,
+    still flagged ``prompt_truncated``) is returned; without one, an empty invalid answer.
+    """
+    text, first_tokens, last = article, None, None
     room = context_tokens - sampling.max_tokens  # what the prompt may use, the answer getting the rest
     for _ in range(MAX_ATTEMPTS):
         messages = build(text)
@@ -71,13 +75,17 @@ def chat_within_context(backend: Backend, build: BuildMessages, article: str, sa
             tokens = exc.prompt_tokens
         else:
             tokens = _overflow(completion, sampling, context_tokens)
+            last = Fitted(completion, len(article), len(text), prompt_tokens=first_tokens)
             if tokens is None:
-                return Fitted(completion, len(article), len(text), prompt_tokens=first_tokens)
+                return last
         first_tokens = first_tokens or tokens
         shorter = _cut(text, messages, tokens, room)
         if shorter is None:
             break
         text = shorter
+    if last is not None:
+        last.prompt_tokens = first_tokens
+        return last
     return _unfit(article, first_tokens, context_tokens, sampling)
 
 
