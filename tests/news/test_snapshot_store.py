@@ -68,11 +68,11 @@ def test_a_pointer_to_a_missing_file_warns_and_uses_the_newest(tmp_path, caplog)
 
 @pytest.mark.parametrize(
     "choice, expected",
-    [("2026-11-24", "later"), ("2026-11-24T0930", "first"), ("2026-11-24T09:30:12Z", "first"),
-     ("2026-11-24T093012Z", "first"), ("2026-11-24T15", "later")],
+    [("2026-11-24", "later"), ("2026-11-24T0930", "second"), ("2026-11-24T09:30:12Z", "second"),
+     ("2026-11-24T093012Z", "first"), ("2026-11-24T093012Z-2", "second"), ("2026-11-24T15", "later")],
 )
-def test_snapshot_chosen_by_date_or_time_prefix(tmp_path, choice, expected) -> None:
-    made = {"first": make(tmp_path), "later": make(tmp_path, WHEN.replace(hour=15))}
+def test_snapshot_chosen_by_name_or_date_or_time_prefix(tmp_path, choice, expected) -> None:
+    made = {"first": make(tmp_path), "second": make(tmp_path), "later": make(tmp_path, WHEN.replace(hour=15))}
     assert select_snapshot(tmp_path, "NVDA", choice) == made[expected]
 
 

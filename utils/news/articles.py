@@ -154,9 +154,10 @@ def select_snapshot(folder: Path, ticker: str, choice: str) -> Path:
         if not as_path.is_file():
             raise ArticlesError(f"--snapshot {choice}: no such snapshot file")
         return as_path
-    wanted = choice.replace(":", "").removesuffix("Z").removesuffix("z")
     dated = dated_snapshots(folder, ticker)
-    matches = [p for p in dated if p.stem.startswith(wanted)]
+    exact = [p for p in dated if p.stem == choice]
+    wanted = choice.replace(":", "").removesuffix("Z").removesuffix("z")
+    matches = exact or [p for p in dated if p.stem.startswith(wanted)]
     if not matches:
         known = ", ".join(p.stem for p in dated) or "none"
         raise ArticlesError(
