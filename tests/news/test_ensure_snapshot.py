@@ -7,7 +7,6 @@ import logging
 import re
 import socket
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest

@@ -153,7 +153,7 @@ def test_two_refreshes_give_two_snapshots_and_a_run_can_pin_the_first(loopback, 
     later = (STORIES / "feed_nvda.atom").read_text("utf-8").replace(
         "</feed>",
         "<entry><title>Nvidia opens a design centre in Lisbon</title>"
-        f'<link href="@BASE@/news/nvidia-lisbon.html"/><id>urn:uuid:lisbon</id>'
+        '<link href="@BASE@/news/nvidia-lisbon.html"/><id>urn:uuid:lisbon</id>'
         "<published>@ISO:0h@</published></entry></feed>",
     )
     loopback.expect_request(ATOM_PATH).respond_with_data(render_feed(base, later), content_type="application/atom+xml")
