@@ -19,9 +19,10 @@ from utils.news.snapshot import make_article
 
 logger = logging.getLogger(__name__)
 
-# What the article may use of the context: the five examples with the system message take
-# about 1,200 tokens with the shipped prompts, and English news runs at about 4 characters
-# per token; 3 is used so that tokenizers with smaller vocabularies still fit.
+# What the article may use of the context. Measured with the shipped prompts: the system
+# message, five examples and user template take 782 tokens with SmolLM2's tokenizer and 754
+# with Gemma 3's (before chat-template tokens); the sample articles run at 4.7-4.9
+# characters per token. 1,200 and 3 leave room for longer examples and denser tokenizers.
 PROMPT_PREFIX_TOKENS = 1200
 CHARS_PER_TOKEN = 3
 
