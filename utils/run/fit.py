@@ -72,13 +72,14 @@ def chat_within_context(backend: Backend, build: BuildMessages, article: str, sa
         try:
             completion = backend.chat(messages, sampling)
         except PromptTooLong as exc:
-            tokens = exc.prompt_tokens
+            tokens, exact = exc.prompt_tokens, True
         else:
-            tokens = _overflow(completion, sampling, context_tokens)
+            tokens, exact = _overflow(completion, sampling, context_tokens)
             last = Fitted(completion, len(article), len(text), prompt_tokens=first_tokens)
             if tokens is None:
                 return last
-        first_tokens = first_tokens or tokens
+        if exact and first_tokens is None and len(text) == len(article):
+            first_tokens = tokens
         shorter = _cut(text, messages, tokens, room)
         if shorter is None:
             break
@@ -89,20 +90,21 @@ def chat_within_context(backend: Backend, build: BuildMessages, article: str, sa
     return _unfit(article, first_tokens, context_tokens, sampling)
 
 
-def _overflow(completion: Completion, sampling: Sampling, context_tokens: int) -> int | None:
-    """The prompt's token count when a returned answer shows an overflow; None when it fitted.
+def _overflow(completion: Completion, sampling: Sampling, context_tokens: int) -> tuple[int | None, bool]:
+    """(the prompt's token count, whether it is exact) when a returned answer shows an
+    overflow; (None, False) when the prompt fitted.
 
     Ollama dropped the prompt's start: the real count is unknown, so twice the room is
     assumed (the article is then roughly halved). llama.cpp shortened the answer budget
     and the answer ran into it.
     """
     if completion.prompt_truncated:
-        return 2 * max(context_tokens - sampling.max_tokens, 1)
+        return 2 * max(context_tokens - sampling.max_tokens, 1), False
     tokens = completion.prompt_tokens
     squeezed = tokens is not None and tokens + sampling.max_tokens > context_tokens
     if squeezed and completion.finish_reason == "length":
-        return tokens
-    return None
+        return tokens, True
+    return None, False
 
 
 def _cut(text: str, messages: list[Message], prompt_tokens: int, room: int) -> str | None:
