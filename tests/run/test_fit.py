@@ -126,6 +126,7 @@ def test_real_model_with_an_article_longer_than_its_context(tmp_path) -> None:
     long, short = zero["1ong0001"], next(v for k, v in zero.items() if k != "1ong0001")
     assert long.model_extra["truncated"] is True
     assert long.model_extra["truncation"].startswith("article cut from ")
+    assert "the full prompt had" in long.model_extra["truncation"]  # llama.cpp's own count (PromptTooLong)
     assert long.prompt_tokens + 64 <= 512 and long.time_taken > 0
     assert "truncated" not in short.model_extra and short.prompt_tokens + 64 <= 512
     # Five worked examples alone overflow 512 tokens: each answer says so, and the model goes on.
