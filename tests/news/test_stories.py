@@ -187,3 +187,5 @@ def test_a_snapshot_date_that_matches_nothing_names_the_ones_there(loopback, tmp
     assert made.stem in str(info.value)
     with pytest.raises(ArticlesError, match="no such snapshot file"):
         news_input("NVDA", config, offline=True, snapshot=str(tmp_path / "missing.json"))
+    with pytest.raises(ArticlesError, match="this snapshot holds NVDA news, not MSFT"):
+        news_input("MSFT", config, offline=True, snapshot=str(made))

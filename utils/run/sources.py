@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from utils.config import Config
+from utils.errors import ArticlesError
 from utils.io import file_sha256
 from utils.items import Article
 from utils.news.articles import load_snapshot, snapshot_id
@@ -33,6 +34,8 @@ def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: b
 
     path = ensure_snapshot(ticker, config, refresh=refresh, offline=offline, snapshot=snapshot)
     loaded = load_snapshot(path)
+    if loaded.ticker.upper() != ticker.upper():
+        raise ArticlesError(f"{path}: this snapshot holds {loaded.ticker} news, not {ticker.upper()}")
     if loaded.synthetic:
         log.info("%s: using the shipped synthetic sample articles (%s)", ticker, path)
     else:
