@@ -215,3 +215,9 @@ def test_long_story_is_capped_and_says_how_long_it_was() -> None:
     assert len(capped.content) <= 400 and full.content.startswith(capped.content)
     assert capped.clipped_from == len(full.content) and full.clipped_from is None
     assert capped.body == full.body  # duplicates are found on the whole text
+
+
+def test_headline_alone_without_text_blocks_is_skipped() -> None:
+    body = b"<html><body><div>" + b"Nvidia chart of the day. " * 20 + b"</div></body></html>"
+    with pytest.raises(ArticleSkipped, match="no article text about Nvidia"):
+        extract_article(body, charset="utf-8", company=NVIDIA, title="Nvidia chart", summary="", min_chars=0)

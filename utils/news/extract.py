@@ -127,6 +127,8 @@ def extract_article(
     if length < min_chars:
         raise ArticleSkipped(_short_reason(video, length, min_chars))
     kept, relevance = relevant_blocks(blocks, company, title=title, summary=summary)
+    if not kept:  # only the headline names the company, and the page has no text blocks
+        raise ArticleSkipped(f"no article text about {company.name} on the page")
     lead = [summary] if usable_summary(summary) else []
     pieces = lead + [b for b in kept if b != summary]
     content, clipped_from = clip(pieces, max_chars)
