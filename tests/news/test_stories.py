@@ -158,7 +158,8 @@ def test_two_refreshes_give_two_snapshots_and_a_run_can_pin_the_first(loopback, 
     )
     loopback.expect_request(ATOM_PATH).respond_with_data(render_feed(base, later), content_type="application/atom+xml")
     serve_pages(loopback)
-    page = "<article><p>Nvidia will open a chip design centre in Lisbon. " + "It will hire engineers. " * 20 + "</p></article>"
+    page = ("<article><p>Nvidia will open a chip design centre in Lisbon. "
+            + "It will hire engineers. " * 20 + "</p></article>")
     loopback.expect_request("/news/nvidia-lisbon.html").respond_with_data(page, content_type=HTML)
     fresh_cache = config.news.model_copy(update={"cache_path": tmp_path / "cache2" / "http.sqlite"})
     second = ensure_snapshot("NVDA", config.model_copy(update={"news": fresh_cache}), refresh=True)
