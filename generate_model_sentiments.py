@@ -19,6 +19,8 @@ log = logging.getLogger("generate_model_sentiments")
 EXAMPLES = """\
 examples:
   python generate_model_sentiments.py --company NVDA
+  python generate_model_sentiments.py --company NVDA MSFT AAPL      # each ticker in turn
+  python generate_model_sentiments.py -c NVDA --snapshot 2026-11-24 # pin an earlier snapshot
   python generate_model_sentiments.py -c MSFT --models smollm2-135m-instruct:q4_1 --iterations 5
   python generate_model_sentiments.py -c AMD --refresh          # scrape fresh news first
   python generate_model_sentiments.py -c AMD --fetch-only       # only build the article snapshot
@@ -34,7 +36,8 @@ units failed (see the summary), 2 configuration or input error, 130 interrupted.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-c", "--company", metavar="TICKER", help="ticker to benchmark on (default: ticker_symbol)")
+    parser.add_argument("-c", "--company", nargs="+", metavar="TICKER",
+                        help="tickers to benchmark on, space or comma separated (default: ticker_symbol)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, metavar="PATH",
                         help="configuration file (default: config.yaml next to this script)")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="run only these configured models")
@@ -56,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     news.add_argument("--offline", action="store_true", help="never touch the network; use the cached snapshot")
     news.add_argument("--refresh", action="store_true", help="scrape the news again even if a snapshot exists")
     news.add_argument("--fetch-only", action="store_true", help="build or refresh the snapshot, run no model")
+    news.add_argument("--snapshot", metavar="PATH|DATE",
+                      help="read this snapshot file, or the ticker's latest snapshot of that date or time "
+                           "(e.g. 2026-11-24, 2026-11-24T0930) instead of the latest")
     data = parser.add_argument_group("labelled datasets (instead of news)")
     data.add_argument("--dataset", choices=["fpb", "csv"], help="fpb: FinancialPhraseBank v1.0; csv: text,label file")
     data.add_argument("--dataset-path", type=Path, metavar="PATH", help="FinancialPhraseBank folder or CSV file")
@@ -70,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.dataset and (args.company or args.refresh or args.fetch_only):
-        parser.error("--dataset cannot be combined with --company, --refresh or --fetch-only")
+    if args.dataset and (args.company or args.refresh or args.fetch_only or args.snapshot):
+        parser.error("--dataset cannot be combined with --company, --refresh, --fetch-only or --snapshot")
+    if args.snapshot and (args.refresh or args.fetch_only):
+        parser.error("--snapshot reads an existing snapshot; it cannot be combined with --refresh or --fetch-only")
+    if args.snapshot and len(tickers(args.company)) > 1 and _is_path(args.snapshot):
+        parser.error("--snapshot PATH names one ticker's file; give a date to pin several tickers")
     if args.dataset and args.dataset_path is None:
         parser.error("--dataset needs --dataset-path")
     if args.offline and (args.refresh or args.fetch_only):
@@ -97,6 +107,16 @@ def scale_overrides(args: argparse.Namespace) -> dict:
     return updates
 
 
+def tickers(values: list[str] | None) -> list[str]:
+    """The tickers of ``--company NVDA MSFT`` or ``--company NVDA,MSFT``, upper case, in order, once each."""
+    names = [part.strip().upper() for value in values or [] for part in value.split(",")]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def _is_path(choice: str) -> bool:
+    return choice.endswith(".json") or "/" in choice or "\\" in choice
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -110,12 +130,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.dataset:
             source = dataset_input(args.dataset, args.dataset_path, config, agreement=args.agreement,
                                    limit=args.limit, sample_seed=args.sample_seed)
-        else:
-            ticker = (args.company or config.ticker_symbol).upper()
-            source = news_input(ticker, config, refresh=args.refresh or args.fetch_only, offline=args.offline)
-            if args.fetch_only:
-                print(f"{ticker}: {len(source.items)} articles in {source.source['snapshot']}")
-                return EXIT_OK
+            return run_source(source, config, models)
+        # Every ticker's snapshot is settled before any model runs, so that a bad ticker or
+        # snapshot stops the command at once rather than after the first ticker's inference.
+        sources = [
+            news_input(ticker, config, refresh=args.refresh or args.fetch_only, offline=args.offline,
+                       snapshot=args.snapshot)
+            for ticker in tickers(args.company) or [config.ticker_symbol.upper()]
+        ]
+        if args.fetch_only:
+            for source in sources:
+                print(f"{source.subject}: {len(source.items)} articles in {source.source['snapshot']}")
+            return EXIT_OK
+        return max(run_source(source, config, models) for source in sources)
+
+    def run_source(source, config, models) -> int:
+        """Every model over one ticker's articles (or one dataset); the exit code of that run."""
         plan = RunPlan(
             config=config,
             templates=load_templates(config.messages_folder),
@@ -134,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_benchmark(plan, show_progress=not args.quiet and sys.stderr.isatty())
         print(summary_table(summary))
         if summary.failed:
-            print(f"{len(summary.failed)} unit(s) failed; fix the cause and rerun to resume.", file=sys.stderr)
+            print(f"{plan.subject}: {len(summary.failed)} unit(s) failed; fix the cause and rerun to resume.",
+                  file=sys.stderr)
             return EXIT_FAILURES
         return EXIT_OK
 

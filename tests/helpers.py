@@ -8,6 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
+import re
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
 import yaml
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -106,3 +110,56 @@ def write_model_results(
                         family=family, quantization=quantization, prompt_mode="five_shot")
         (folder / f"{subject}_{iteration}.json").write_text(json.dumps(data), encoding="utf-8")
     return folder
+
+
+# --- news over loopback -----------------------------------------------------------
+
+NEWS_FIXTURES = PROJECT / "tests" / "news" / "fixtures"
+HTML = "text/html; charset=utf-8"
+FEED_PATH = "/rss/2.0/headline"
+
+
+def news_config(tmp_path: Path, base: str, **overrides):
+    """A Config whose news comes from the loopback server at ``base``, fast and polite to it."""
+    from utils.config import Config, NewsSettings
+
+    news = NewsSettings(
+        feed_url=f"{base}{FEED_PATH}?s={{ticker}}&region=US&lang=en-US",
+        quote_search_url=f"{base}/v1/finance/search",
+        cache_path=tmp_path / "cache" / "http.sqlite",
+        request_delay_s=0.0,
+        backoff_s=0.01,
+        max_retries=2,
+        connect_timeout_s=2.0,
+        read_timeout_s=5.0,
+        max_response_bytes=20_000,
+    )
+    values = dict(
+        models_to_test=["tiny-model"],
+        articles_folder=tmp_path / "articles",
+        max_news_age=7,
+        max_news_items=20,
+        news=news,
+    )
+    values.update(overrides)
+    return Config(**values)
+
+
+def render_feed(base: str, template: str | None = None) -> str:
+    """A feed (default: tests/news/fixtures/feed_nvda.xml) with the server address and dates
+    relative to now filled in: @BASE@, @AGO:<n>h@ and @AGO:<n>d@ (RFC 822, as RSS writes
+    dates), @ISO:<n>h@ and @ISO:<n>d@ (ISO 8601, as Atom writes them)."""
+    text = template if template is not None else (NEWS_FIXTURES / "feed_nvda.xml").read_text("utf-8")
+    now = datetime.now(timezone.utc)
+
+    def date(match: re.Match[str]) -> str:
+        amount, unit = int(match.group(2)), match.group(3)
+        when = now - (timedelta(hours=amount) if unit == "h" else timedelta(days=amount))
+        return format_datetime(when) if match.group(1) == "AGO" else when.isoformat(timespec="seconds")
+
+    return re.sub(r"@(AGO|ISO):(\d+)([hd])@", date, text.replace("@BASE@", base))
+
+
+def no_robots_txt(server) -> None:
+    """The loopback site has no robots.txt (404): every page may be fetched."""
+    server.expect_request("/robots.txt").respond_with_data("Not found", status=404)

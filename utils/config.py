@@ -103,8 +103,15 @@ def safe_model_folder(name: str) -> str:
 
 
 class CompanyOverride(StrictModel):
-    name: str = Field(min_length=1, description="Company name used in prompts, e.g. 'Nvidia'.")
-    aliases: list[str] = Field(default_factory=list, description="Other names that mark a paragraph relevant.")
+    name: str | None = Field(
+        None, min_length=1,
+        description="Company name used in prompts, e.g. 'Nvidia' (default: the built-in table or Yahoo's).",
+    )
+    aliases: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Other names that mark a story as about the company: people, products "
+        "(added to the built-in ones).",
+    )
 
 
 class NewsSettings(StrictModel):
@@ -135,6 +142,18 @@ class NewsSettings(StrictModel):
     )
     min_article_chars: int = Field(
         200, ge=0, description="Article bodies shorter than this are skipped as stubs."
+    )
+    max_article_chars: int | None = Field(
+        None, ge=200,
+        description="Longer article texts are cut at a paragraph boundary when the snapshot is "
+        "written (default: what fits context_window_size beside the examples and the answer).",
+    )
+    near_duplicate_similarity: float = Field(
+        0.8, gt=0.0, le=1.0,
+        description="Share of shared 5-word shingles above which two articles are one story.",
+    )
+    respect_robots_txt: bool = Field(
+        True, description="Skip article pages that the site's robots.txt disallows."
     )
     user_agent: str = Field(
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

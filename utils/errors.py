@@ -37,6 +37,16 @@ class BackendUnavailable(HarnessError):
         super().__init__(message)
 
 
+class PromptTooLong(BackendUnavailable):
+    """The prompt has more tokens than the context window holds (the run shortens the article)."""
+
+    def __init__(self, backend: str, model: str, prompt_tokens: int, context_tokens: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.context_tokens = context_tokens
+        super().__init__(backend, model, f"prompt of {prompt_tokens} tokens exceeds the context "
+                                         f"window of {context_tokens} tokens")
+
+
 class NewsError(HarnessError):
     """News could not be fetched or understood (feed, article page, company name)."""
 

@@ -7,7 +7,7 @@ import pytest
 from tests.helpers import PROJECT, SMOLLM2, write_config
 from utils.backends import Sampling, create_backend
 from utils.config import load_config
-from utils.errors import BackendUnavailable, ModelNotFound
+from utils.errors import PromptTooLong, BackendUnavailable, ModelNotFound
 from utils.news.articles import load_snapshot
 from utils.run.answers import parse_answer
 from utils.run.prompts import load_templates
@@ -63,12 +63,22 @@ def test_identity_is_the_model_files_sha256(smollm2_backend):
     assert identity == "sha256:" + smollm2_backend.provenance()["model_file"]["sha256"]
 
 
-def test_a_llama_cpp_error_becomes_backend_unavailable(smollm2_backend):
-    # A prompt longer than the context window makes llama-cpp-python raise; the unit fails, not the run.
+def test_a_prompt_longer_than_the_context_is_prompt_too_long(smollm2_backend):
+    # llama-cpp-python raises ValueError; the backend says how long the prompt was so the run can cut it.
     messages = [{"role": "user", "content": "word " * 5000}]
-    with pytest.raises(BackendUnavailable, match="ValueError"):
+    with pytest.raises(PromptTooLong) as raised:
         smollm2_backend.chat(messages, Sampling(temperature=0.2, max_tokens=8, seed=1))
+    assert raised.value.prompt_tokens > 5000 and raised.value.context_tokens == smollm2_backend.config.context_window_size
     assert parse_answer(ask(smollm2_backend, max_tokens=8).text) is not None  # still usable afterwards
+
+
+def test_any_other_llama_cpp_error_becomes_backend_unavailable(smollm2_backend, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("llama_decode returned -1")
+
+    monkeypatch.setattr(smollm2_backend._llm, "create_chat_completion", broken)
+    with pytest.raises(BackendUnavailable, match="RuntimeError: llama_decode returned -1"):
+        smollm2_backend.chat([{"role": "user", "content": "hi"}], Sampling(temperature=0.2, max_tokens=8, seed=1))
 
 
 def loaded(tmp_path, spec: dict, **overrides):

@@ -15,6 +15,7 @@ from utils.news.companies import (
     clean_name,
     company_from_quotes,
     normalize_ticker,
+    other_company_names,
     resolve_company,
 )
 
@@ -58,7 +59,7 @@ def test_normalize_ticker_rejects_what_is_not_a_symbol(raw: str) -> None:
 
 def test_curated_table_covers_the_common_tickers() -> None:
     assert len(CURATED) >= 40
-    assert CURATED["NVDA"] == ("Nvidia", ("NVIDIA Corporation",))
+    assert CURATED["NVDA"] == ("Nvidia", ("NVIDIA Corporation", "Jensen Huang", "GeForce", "Blackwell"))
     for ticker in ("MSFT", "AAPL", "TSLA", "AMZN", "GOOGL", "META", "AMD", "INTC"):
         assert ticker in CURATED
 
@@ -70,10 +71,32 @@ def test_names_are_unique_ignoring_case() -> None:
     )
 
 
-def test_config_override_wins_over_the_table() -> None:
+def test_config_name_wins_over_the_table_and_config_aliases_add_to_it() -> None:
     config = make_config(companies={"NVDA": CompanyOverride(name="NVIDIA", aliases=["Team Green"])})
     company = resolve_company("nvda", config, search=None)
-    assert company == Company("NVDA", "NVIDIA", ("Team Green",))
+    assert company == Company("NVDA", "NVIDIA", (*CURATED["NVDA"][1], "Team Green"))
+
+
+def test_config_aliases_without_a_name_keep_the_tables_name() -> None:
+    config = Config.model_validate(
+        {"models_to_test": ["m"], "companies": {"NVDA": {"aliases": ["DGX Cloud", "Hopper"]}}}
+    )
+    company = resolve_company("NVDA", config, search=None)
+    assert company.name == "Nvidia"
+    assert company.aliases[-2:] == ("DGX Cloud", "Hopper")
+
+
+def test_config_aliases_reach_a_ticker_named_by_the_quote_search() -> None:
+    data = json.loads((FIXTURES / "quote_search_acme.json").read_text())
+    config = Config.model_validate({"models_to_test": ["m"], "companies": {"ACME": {"aliases": ["Roadrunner Trap"]}}})
+    company = resolve_company("ACME", config, search=lambda symbol: data)
+    assert company == Company("ACME", "Acme Widgets", ("Roadrunner Trap",))
+
+
+def test_other_company_names_leave_out_every_name_of_ours() -> None:
+    others = other_company_names(Company("GOOGL", "Alphabet", ("Google",)))
+    assert "Microsoft" in others and "Jensen Huang" in others
+    assert "Google" not in others and "Alphabet" not in others and "YouTube" not in others
 
 
 def test_known_ticker_needs_no_search() -> None:

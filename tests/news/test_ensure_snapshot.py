@@ -7,7 +7,6 @@ import logging
 import re
 import socket
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -15,52 +14,15 @@ from pytest_httpserver import HTTPServer
 
 from werkzeug import Request, Response
 
-from utils.news.articles import load_snapshot, snapshot_path
+from tests.helpers import FEED_PATH, HTML, news_config as make_config, no_robots_txt, render_feed
+from utils.config import Config
+from utils.errors import ArticlesError, ConfigError
 from utils.items import article_key
-from utils.config import Config, NewsSettings
-from utils.errors import ArticlesError, ConfigError, NewsError
-from utils.news import company_name, ensure_snapshot, fetch_only
+from utils.news import ensure_snapshot
+from utils.news.articles import dated_snapshots, latest_snapshot, load_snapshot
 from utils.news.extract import SEPARATOR
 
 FIXTURES = Path(__file__).parent / "fixtures"
-HTML = "text/html; charset=utf-8"
-FEED_PATH = "/rss/2.0/headline"
-
-
-def make_config(tmp_path: Path, base: str, **overrides) -> Config:
-    news = NewsSettings(
-        feed_url=f"{base}{FEED_PATH}?s={{ticker}}&region=US&lang=en-US",
-        quote_search_url=f"{base}/v1/finance/search",
-        cache_path=tmp_path / "cache" / "http.sqlite",
-        request_delay_s=0.0,
-        backoff_s=0.01,
-        max_retries=2,
-        connect_timeout_s=2.0,
-        read_timeout_s=5.0,
-        max_response_bytes=20_000,
-    )
-    values = dict(
-        models_to_test=["tiny-model"],
-        articles_folder=tmp_path / "articles",
-        max_news_age=7,
-        max_news_items=20,
-        news=news,
-    )
-    values.update(overrides)
-    return Config(**values)
-
-
-def render_feed(base: str, template: str | None = None) -> str:
-    """The fixture feed with the server address and dates relative to now filled in."""
-    text = template if template is not None else (FIXTURES / "feed_nvda.xml").read_text("utf-8")
-    now = datetime.now(timezone.utc)
-
-    def date(match: re.Match[str]) -> str:
-        amount, unit = int(match.group(1)), match.group(2)
-        delta = timedelta(hours=amount) if unit == "h" else timedelta(days=amount)
-        return format_datetime(now - delta)
-
-    return re.sub(r"@AGO:(\d+)([hd])@", date, text.replace("@BASE@", base))
 
 
 def huge_page(request: Request) -> Response:
@@ -74,6 +36,7 @@ def huge_page(request: Request) -> Response:
 def serve_news(server: HTTPServer) -> str:
     """Register the Yahoo-like feed and pages; the server's base URL."""
     base = server.url_for("").rstrip("/")
+    no_robots_txt(server)
     feed_query = {"s": "NVDA", "region": "US", "lang": "en-US"}
     server.expect_request(FEED_PATH, query_string=feed_query).respond_with_data(
         render_feed(base), content_type="application/rss+xml; charset=utf-8"
@@ -120,7 +83,10 @@ def test_refresh_scrapes_the_feed_into_a_snapshot(loopback, tmp_path) -> None:
 
     path = ensure_snapshot("nvda", config, refresh=True)
 
-    assert path == snapshot_path(config.articles_folder, "NVDA") == tmp_path / "articles" / "NVDA.json"
+    assert path.parent == tmp_path / "articles" / "NVDA"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d{6}Z\.json", path.name)
+    assert latest_snapshot(config.articles_folder, "NVDA") == path
+    assert json.loads((path.parent / "latest.json").read_text())["snapshot"] == path.name
     snapshot = load_snapshot(path)
     assert (snapshot.ticker, snapshot.company_name, snapshot.synthetic) == ("NVDA", "Nvidia", False)
     assert snapshot.feed_url == f"{base}{FEED_PATH}?s=NVDA&region=US&lang=en-US"
@@ -148,16 +114,14 @@ def test_snapshot_articles_hold_the_extracted_text(loopback, tmp_path) -> None:
         "Nvidia (NVDA) reported quarterly revenue of $39.3 billion on Wednesday, ahead of the "
         "$38.1 billion analysts had expected, as cloud providers kept buying its accelerators.",
     ]
-    chips = articles["Chip stocks mixed as AMD, Intel and Nvidia report"].content
-    assert chips.startswith("Nvidia … Nvidia held its guidance steady")  # the "?" teaser summary is dropped
-    assert "Intel" not in chips and "AMD" not in chips
+    chips = articles["Chip stocks mixed as AMD, Intel and Nvidia report"]
+    assert chips.content.startswith("Nvidia … Nvidia held its guidance steady")  # the "?" teaser is dropped
+    assert "Intel" not in chips.content and "AMD" not in chips.content
+    assert chips.model_extra["relevance"] == "round-up" and lead.model_extra["relevance"] == "story"
     munich = articles["Nvidia to open a research hub in Munich"].content
     assert "invest €1.5 billion" in munich and "“We see Europe as a long-term partner,” Nvidia’s" in munich
-    supplier = articles["Nvidia supplier raises prices"].content
-    assert supplier == (
-        "The company called Nvidia “its largest customer by far” and said talks with the café "
-        "chain were unrelated."
-    )
+    supplier = articles["Nvidia supplier raises prices"].content  # the headline makes it a story
+    assert "The company called Nvidia “its largest customer by far” and said talks with the café " in supplier
     analyst_day = articles["What to expect from Nvidia's analyst day"].content
     assert analyst_day.startswith("Nvidia hosts investors next week. … ")
 
@@ -233,7 +197,7 @@ def test_offline_without_a_snapshot_says_how_to_build_one(tmp_path) -> None:
         ensure_snapshot("NVDA", config, offline=True)
     message = str(info.value)
     assert "NVDA" in message
-    assert str(tmp_path / "articles" / "NVDA.json") in message
+    assert str(tmp_path / "articles" / "NVDA") in message
     assert "python generate_model_sentiments.py --company NVDA --fetch-only" in message
     assert not (tmp_path / "cache").exists()  # not even the cache was opened
 
@@ -245,7 +209,8 @@ def test_refresh_and_offline_together_are_rejected(tmp_path) -> None:
 
 
 def write_good_snapshot(config: Config) -> Path:
-    path = snapshot_path(config.articles_folder, "NVDA")
+    """A flat sample snapshot, as shipped in data/articles."""
+    path = config.articles_folder / "NVDA.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "ticker": "NVDA",
@@ -277,11 +242,11 @@ def test_network_down_without_a_snapshot_is_a_clear_error(tmp_path, monkeypatch)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     config = make_config(tmp_path, f"http://127.0.0.1:{closed_port()}")
     with pytest.raises(ArticlesError) as info:
-        fetch_only("NVDA", config)
+        ensure_snapshot("NVDA", config, refresh=True)
     message = str(info.value)
     assert message.startswith("cannot fetch news for NVDA:")
     assert "cannot connect (Connection refused)" in message
-    assert str(tmp_path / "articles" / "NVDA.json") in message
+    assert str(tmp_path / "articles" / "NVDA") in message
 
 
 def test_feed_without_usable_articles_is_an_error_listing_the_reasons(loopback, tmp_path) -> None:
@@ -293,6 +258,7 @@ def test_feed_without_usable_articles_is_an_error_listing_the_reasons(loopback, 
         "</channel></rss>"
     )
     loopback.expect_request(FEED_PATH).respond_with_data(render_feed(base, feed), content_type="text/xml")
+    no_robots_txt(loopback)
     loopback.expect_request("/files/q.pdf").respond_with_data(b"%PDF", content_type="application/pdf")
     loopback.expect_request("/news/fed.html").respond_with_data(
         (FIXTURES / "fed-holds-rates.html").read_bytes(), content_type=HTML
@@ -308,38 +274,31 @@ def test_feed_without_usable_articles_is_an_error_listing_the_reasons(loopback, 
     assert message.startswith("no usable articles for NVDA in ")
     assert "1 × not HTML" in message and "1 × page does not mention Nvidia" in message
     assert f"- page does not mention Nvidia (NVDA): {base}/news/fed.html" in message
-    assert f"The existing snapshot {path} was left as it is." in message
+    assert f"The latest snapshot {path} was left as it is." in message
     assert path.read_bytes() == before
+    assert dated_snapshots(config.articles_folder, "NVDA") == []
 
 
-def test_company_name_offline_and_online(loopback, tmp_path) -> None:
+def test_unknown_ticker_is_named_by_the_quote_search(loopback, tmp_path) -> None:
     base = loopback.url_for("").rstrip("/")
     search_query = {"q": "ACME", "quotesCount": "5", "newsCount": "0"}
     loopback.expect_request("/v1/finance/search", query_string=search_query).respond_with_data(
         (FIXTURES / "quote_search_acme.json").read_bytes(), content_type="application/json"
     )
-    config = make_config(tmp_path, base)
+    no_robots_txt(loopback)
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>ACME</title>'
+        f"<item><title>Acme Widgets lifts outlook</title><link>{base}/news/acme.html</link>"
+        "<pubDate>@AGO:1h@</pubDate></item></channel></rss>"
+    )
+    loopback.expect_request(FEED_PATH).respond_with_data(render_feed(base, feed), content_type="text/xml")
+    page = "<article><p>Acme Widgets raised its outlook for the year. " + "Orders grew. " * 30 + "</p></article>"
+    loopback.expect_request("/news/acme.html").respond_with_data(page, content_type=HTML)
 
-    assert company_name("nvda", config, offline=True) == "Nvidia"
-    with pytest.raises(NewsError, match="'ACME' is not in the built-in table"):
-        company_name("ACME", config, offline=True)
-    assert company_name("ACME", config, offline=False) == "Acme Widgets"
-    assert company_name("ACME", config, offline=False) == "Acme Widgets"
-    assert len(loopback.log) == 1  # the second lookup came from the cache
+    snapshot = load_snapshot(ensure_snapshot("ACME", make_config(tmp_path, base), refresh=True))
 
-
-def test_company_name_offline_reads_the_snapshot_of_an_unknown_ticker(tmp_path) -> None:
-    config = make_config(tmp_path, f"http://127.0.0.1:{closed_port()}")
-    path = snapshot_path(config.articles_folder, "ACME")
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"ticker": "ACME", "company_name": "Acme Widgets", "articles": []}))
-    assert company_name("ACME", config, offline=True) == "Acme Widgets"
-
-
-def test_company_name_of_a_known_ticker_never_opens_the_cache(tmp_path) -> None:
-    config = make_config(tmp_path, f"http://127.0.0.1:{closed_port()}")
-    assert company_name("MSFT", config, offline=False) == "Microsoft"
-    assert not (tmp_path / "cache").exists()
+    assert snapshot.company_name == "Acme Widgets"
+    assert [a.title for a in snapshot.articles] == ["Acme Widgets lifts outlook"]
 
 
 def test_feed_reachable_but_no_page_reachable_counts_as_network_down(loopback, tmp_path, caplog) -> None:

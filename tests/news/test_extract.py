@@ -8,8 +8,12 @@ import pytest
 
 from utils.news.companies import Company
 from utils.news.extract import (
+    ROUND_UP,
     SEPARATOR,
+    STORY,
     ArticleSkipped,
+    Extraction,
+    clip,
     extract_article,
     html_charset,
     is_consent_wall,
@@ -21,9 +25,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 NVIDIA = Company("NVDA", "Nvidia", ("NVIDIA Corporation",))
 
 
-def extract(name: str, *, charset: str | None = None, summary: str = "", min_chars: int = 200) -> str:
+def extraction(name: str, *, charset: str | None = None, summary: str = "", title: str = "",
+               min_chars: int = 200, max_chars: int | None = None) -> Extraction:
     body = (FIXTURES / name).read_bytes()
-    return extract_article(body, charset=charset, company=NVIDIA, summary=summary, min_chars=min_chars)
+    return extract_article(body, charset=charset, company=NVIDIA, title=title, summary=summary,
+                           min_chars=min_chars, max_chars=max_chars)
+
+
+def extract(name: str, **kwargs) -> str:
+    return extraction(name, **kwargs).content
 
 
 def skip_reason(name: str, **kwargs) -> str:
@@ -32,17 +42,23 @@ def skip_reason(name: str, **kwargs) -> str:
     return info.value.reason
 
 
-def test_yahoo_caas_page_keeps_only_blocks_that_name_the_company() -> None:
-    content = extract("nvidia-data-center-demand.html", summary="Nvidia topped estimates.")
-    assert content.split(SEPARATOR) == [
+def test_story_about_the_company_keeps_its_whole_body() -> None:
+    result = extraction("nvidia-data-center-demand.html", summary="Nvidia topped estimates.")
+    assert result.relevance == STORY
+    assert result.content.split(SEPARATOR) == [
         "Nvidia topped estimates.",
         "Nvidia (NVDA) reported quarterly revenue of $39.3 billion on Wednesday, ahead of the "
         "$38.1 billion analysts had expected, as cloud providers kept buying its accelerators.",
+        "The results arrived after a volatile month for technology shares, with investors questioning "
+        "how long the spending boom on artificial-intelligence infrastructure can last.",
+        "Data-center sales carry the quarter",
         "Data-center revenue rose 73% from a year earlier. NVIDIA said demand for its newest "
         "systems would exceed supply \u201cfor several quarters\u201d.",
+        "Gaming revenue was flat, and the company's automotive unit grew 10%.",
         "Why Nvidia raised its outlook",
         "Shares of NVDA rose 4% in extended trading.",
     ]
+    assert result.body == SEPARATOR.join(result.content.split(SEPARATOR)[1:])  # without the summary
 
 
 def test_captions_sidebars_scripts_and_navigation_are_not_article_text() -> None:
@@ -51,20 +67,23 @@ def test_captions_sidebars_scripts_and_navigation_are_not_article_text() -> None
         assert noise not in content
 
 
-def test_article_about_several_companies_keeps_the_paragraphs_about_ours() -> None:
-    content = extract("chip-stocks-mixed.html", summary="Which chipmaker is the best buy now?")
-    assert content.split(SEPARATOR) == [
+def test_round_up_keeps_the_companys_paragraphs_and_their_follow_ups() -> None:
+    result = extraction("chip-stocks-mixed.html", title="Chip stocks mixed as AMD, Intel and Nvidia report",
+                        summary="Which chipmaker is the best buy now?")
+    assert result.relevance == ROUND_UP
+    assert result.content.split(SEPARATOR) == [
         "Nvidia",
         "Nvidia held its guidance steady and said supply of its newest accelerators was improving.",
         "Analysts at Harbor Lane Securities kept a buy rating on Nvidia, citing its software ecosystem.",
+        "Investors will hear from all three companies again at an industry conference next month.",
     ]
 
 
 def test_newer_atoms_layout() -> None:
     content = extract("nvidia-analyst-day.html")
     assert content.startswith("Nvidia will host its first investor day")
-    assert "Several brokerages" not in content
-    assert content.count(SEPARATOR) == 1
+    assert "Several brokerages raised their price targets" in content  # part of a story about Nvidia
+    assert content.count(SEPARATOR) == 2
 
 
 def test_windows_1252_declared_in_the_header() -> None:
@@ -74,7 +93,7 @@ def test_windows_1252_declared_in_the_header() -> None:
 
 
 def test_latin1_meta_charset_is_read_as_windows_1252_like_browsers_do() -> None:
-    content = extract("nvidia-supplier-prices.latin1-meta.html")
+    content = extract("nvidia-supplier-prices.latin1-meta.html")  # without its headline: a round-up
     assert content == (
         "The company called Nvidia \u201cits largest customer by far\u201d and said talks "
         "with the caf\u00e9 chain were unrelated."
@@ -120,7 +139,7 @@ def test_summary_repeating_the_first_paragraph_is_not_doubled() -> None:
         b"<p>Nvidia said demand for its data-center products remained strong in every region.</p></article>"
     )
     summary = "Nvidia shares rose 3% after the company raised its outlook for the year."
-    content = extract_article(body, charset="utf-8", company=NVIDIA, summary=summary, min_chars=50)
+    content = extract_article(body, charset="utf-8", company=NVIDIA, summary=summary, min_chars=50).content
     assert content.count("Nvidia shares rose") == 1
 
 
@@ -175,3 +194,30 @@ def test_teaser_is_found_even_when_the_page_carries_big_scripts() -> None:
     ).encode()
     with pytest.raises(ArticleSkipped, match="paywalled teaser"):
         extract_article(body, charset="utf-8", company=NVIDIA, summary="", min_chars=50)
+
+
+@pytest.mark.parametrize(
+    "pieces, cap, expected, clipped_from",
+    [
+        (["aaaa", "bbbb"], None, "aaaa … bbbb", None),
+        (["aaaa", "bbbb"], 11, "aaaa … bbbb", None),
+        (["aaaa", "bbbb", "cc"], 12, "aaaa … bbbb", 16),
+        (["one two three four"], 9, "one two", 18),
+    ],
+)
+def test_clip_cuts_at_a_block_boundary(pieces, cap, expected, clipped_from) -> None:
+    assert clip(pieces, cap) == (expected, clipped_from)
+
+
+def test_long_story_is_capped_and_says_how_long_it_was() -> None:
+    full = extraction("nvidia-data-center-demand.html")
+    capped = extraction("nvidia-data-center-demand.html", max_chars=400)
+    assert len(capped.content) <= 400 and full.content.startswith(capped.content)
+    assert capped.clipped_from == len(full.content) and full.clipped_from is None
+    assert capped.body == full.body  # duplicates are found on the whole text
+
+
+def test_headline_alone_without_text_blocks_is_skipped() -> None:
+    body = b"<html><body><div>" + b"Nvidia chart of the day. " * 20 + b"</div></body></html>"
+    with pytest.raises(ArticleSkipped, match="no article text about Nvidia"):
+        extract_article(body, charset="utf-8", company=NVIDIA, title="Nvidia chart", summary="", min_chars=0)

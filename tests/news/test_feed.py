@@ -68,7 +68,7 @@ def test_parse_feed_uses_a_permalink_guid_and_drops_items_without_a_link() -> No
 
 @pytest.mark.parametrize("document", [b"<html><body>Not found</body></html>", b"{}", b""])
 def test_parse_feed_rejects_what_is_not_rss(document: bytes) -> None:
-    with pytest.raises(NewsError, match="not an RSS document"):
+    with pytest.raises(NewsError, match=r"neither RSS \(<rss><channel>\) nor Atom"):
         parse_feed(document)
 
 

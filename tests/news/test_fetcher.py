@@ -187,7 +187,7 @@ def test_non_html_body_is_refused_and_the_refusal_cached(loopback, tmp_path, sle
 def test_feed_must_be_xml(loopback, tmp_path, sleeps) -> None:
     loopback.expect_request("/feed").respond_with_data("<html></html>", content_type="text/html")
     with make_fetcher(tmp_path, sleeps) as fetcher:
-        with pytest.raises(FetchError, match=r"not an RSS/XML feed \(Content-Type: text/html\)"):
+        with pytest.raises(FetchError, match=r"not an RSS/Atom feed \(Content-Type: text/html\)"):
             fetcher.get(loopback.url_for("/feed"), accept=FEED_TYPES)
 
 

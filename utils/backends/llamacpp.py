@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from typing import Any
 
 from utils.run.answers import JsonObjectWatcher
 from utils.backends.base import Backend, Completion, Message, Sampling
-from utils.errors import BackendUnavailable
+from utils.errors import BackendUnavailable, PromptTooLong
 from utils.backends.gguf_files import resolve_gguf
 
 log = logging.getLogger(__name__)
+
+# llama-cpp-python's message when a prompt does not fit n_ctx.
+_TOO_LONG = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 
 # llama-cpp-python's "gemma" format drops the system message (Gemma has no system
 # role); Google's own template folds it into the first user turn, and so do we.
@@ -179,7 +183,10 @@ class LlamaCppBackend(Backend):
         try:
             response = self._llm.create_chat_completion(**kwargs)
         except Exception as exc:  # noqa: BLE001 - ValueError (prompt too long), RuntimeError (decode failed), ...
-            # Whatever llama.cpp raises fails this answer's unit, never the whole run.
+            too_long = _TOO_LONG.search(str(exc))
+            if too_long:  # the run shortens the article and asks again (utils/run/fit.py)
+                raise PromptTooLong(self.name, self.spec.name, int(too_long[1]), int(too_long[2])) from None
+            # Whatever else llama.cpp raises fails this answer's unit, never the whole run.
             raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
         seconds = time.perf_counter() - started
         counters = perf.since()
@@ -212,7 +219,12 @@ class LlamaCppBackend(Backend):
         started = time.perf_counter()
         try:
             prompts = [self._prompt_tokens(messages) for messages in conversations]
+            for prompt in prompts:  # each sequence has the whole window; the run fits a long one alone
+                if len(prompt) + sampling.max_tokens > self.config.context_window_size:
+                    raise PromptTooLong(self.name, self.spec.name, len(prompt), self.config.context_window_size)
             outputs, counters = self._decoder().generate(prompts, sampling, self.config.stop_after_json)
+        except PromptTooLong:
+            raise
         except Exception as exc:  # noqa: BLE001 - as in chat: the unit fails, not the run
             raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
         seconds = (time.perf_counter() - started) / len(conversations)

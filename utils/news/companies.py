@@ -44,24 +44,26 @@ def _entry(name: str, *aliases: str) -> tuple[str, tuple[str, ...]]:
     return name, aliases
 
 
+# Aliases include people and products only where they point at one company in financial
+# news (a founder or long-serving chief executive, a product line's brand).
 CURATED: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "NVDA": _entry("Nvidia", "NVIDIA Corporation"),
-    "MSFT": _entry("Microsoft", "Microsoft Corporation"),
-    "AAPL": _entry("Apple", "Apple Inc."),
-    "TSLA": _entry("Tesla", "Tesla Inc."),
-    "AMZN": _entry("Amazon", "Amazon.com", "AWS", "Amazon Web Services"),
-    "GOOGL": _entry("Alphabet", "Google", "Alphabet Inc."),
-    "GOOG": _entry("Alphabet", "Google", "Alphabet Inc."),
-    "META": _entry("Meta Platforms", "Meta", "Facebook", "Instagram"),
-    "AMD": _entry("AMD", "Advanced Micro Devices"),
-    "INTC": _entry("Intel", "Intel Corporation"),
+    "NVDA": _entry("Nvidia", "NVIDIA Corporation", "Jensen Huang", "GeForce", "Blackwell"),
+    "MSFT": _entry("Microsoft", "Microsoft Corporation", "Satya Nadella", "Azure", "Xbox"),
+    "AAPL": _entry("Apple", "Apple Inc.", "Tim Cook", "iPhone", "iPad", "MacBook"),
+    "TSLA": _entry("Tesla", "Tesla Inc.", "Cybertruck"),
+    "AMZN": _entry("Amazon", "Amazon.com", "AWS", "Amazon Web Services", "Andy Jassy"),
+    "GOOGL": _entry("Alphabet", "Google", "Alphabet Inc.", "Sundar Pichai", "YouTube"),
+    "GOOG": _entry("Alphabet", "Google", "Alphabet Inc.", "Sundar Pichai", "YouTube"),
+    "META": _entry("Meta Platforms", "Meta", "Facebook", "Instagram", "WhatsApp", "Mark Zuckerberg"),
+    "AMD": _entry("AMD", "Advanced Micro Devices", "Lisa Su", "Ryzen", "Radeon"),
+    "INTC": _entry("Intel", "Intel Corporation", "Xeon"),
     "NFLX": _entry("Netflix"),
     "AVGO": _entry("Broadcom"),
     "ORCL": _entry("Oracle"),
     "CRM": _entry("Salesforce"),
     "ADBE": _entry("Adobe"),
     "IBM": _entry("IBM", "International Business Machines"),
-    "QCOM": _entry("Qualcomm"),
+    "QCOM": _entry("Qualcomm", "Snapdragon"),
     "TXN": _entry("Texas Instruments"),
     "MU": _entry("Micron", "Micron Technology"),
     "CSCO": _entry("Cisco", "Cisco Systems"),
@@ -73,14 +75,14 @@ CURATED: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "UBER": _entry("Uber", "Uber Technologies"),
     "COIN": _entry("Coinbase", "Coinbase Global"),
     "PYPL": _entry("PayPal"),
-    "JPM": _entry("JPMorgan Chase", "JPMorgan", "JP Morgan"),
+    "JPM": _entry("JPMorgan Chase", "JPMorgan", "JP Morgan", "Jamie Dimon"),
     "BAC": _entry("Bank of America", "BofA"),
     "GS": _entry("Goldman Sachs"),
     "MS": _entry("Morgan Stanley"),
     "WFC": _entry("Wells Fargo"),
     "V": _entry("Visa"),
     "MA": _entry("Mastercard"),
-    "BRK-B": _entry("Berkshire Hathaway", "Berkshire"),
+    "BRK-B": _entry("Berkshire Hathaway", "Berkshire", "Warren Buffett"),
     "JNJ": _entry("Johnson & Johnson", "J&J"),
     "PFE": _entry("Pfizer"),
     "MRK": _entry("Merck"),
@@ -132,14 +134,34 @@ def _strip_one_suffix(name: str) -> str:
 
 
 def known_company(ticker: str, config: Config) -> Company | None:
-    """The company from the config override or the curated table; None when neither knows it."""
+    """The company from the config override and the curated table; None when neither names it.
+
+    A config entry's name replaces the table's; its aliases are added to the table's.
+    """
     override = config.companies.get(ticker) or config.companies.get(ticker.lower())
+    name, aliases = CURATED.get(ticker, (None, ()))
     if override is not None:
-        return Company(ticker, override.name, tuple(override.aliases))
-    if ticker in CURATED:
-        name, aliases = CURATED[ticker]
-        return Company(ticker, name, aliases)
-    return None
+        name = override.name or name
+        aliases = (*aliases, *override.aliases)
+    return Company(ticker, name, tuple(aliases)) if name else None
+
+
+def configured_aliases(ticker: str, config: Config) -> tuple[str, ...]:
+    """The aliases config.yaml adds for ``ticker`` (also when it gives no name)."""
+    override = config.companies.get(ticker) or config.companies.get(ticker.lower())
+    return tuple(override.aliases) if override is not None else ()
+
+
+def other_company_names(company: Company) -> tuple[str, ...]:
+    """Names of the table's companies other than ``company`` (to tell round-ups from stories)."""
+    ours = {n.casefold() for n in company.names}
+    names: dict[str, None] = {}
+    for ticker, (name, aliases) in CURATED.items():
+        candidates = (name, *aliases)
+        if ticker == company.ticker or any(c.casefold() in ours for c in candidates):
+            continue
+        names.update(dict.fromkeys(candidates))
+    return tuple(names)
 
 
 def company_from_quotes(ticker: str, data: Any) -> Company | None:
@@ -173,7 +195,7 @@ def resolve_company(
     if company is not None:
         return company
     if stored_name:
-        return Company(symbol, stored_name)
+        return Company(symbol, stored_name, configured_aliases(symbol, config))
     if search is None:
         raise NewsError(_unknown_offline_message(symbol))
     found = company_from_quotes(symbol, search(symbol))
@@ -182,7 +204,7 @@ def resolve_company(
             f"Yahoo's quote search does not know the ticker {symbol!r}; check the symbol or add "
             f"'companies: {{{symbol}: {{name: ..., aliases: [...]}}}}' to config.yaml"
         )
-    return found
+    return Company(found.ticker, found.name, (*found.aliases, *configured_aliases(symbol, config)))
 
 
 def _unknown_offline_message(symbol: str) -> str:

@@ -1,4 +1,4 @@
-"""The per-ticker RSS headline feed: parsing, URL clean-up, age filter, de-duplication."""
+"""The per-ticker headline feed (RSS 2.0 or Atom): parsing, URL clean-up, age filter, de-duplication."""
 
 from __future__ import annotations
 
@@ -59,25 +59,41 @@ def _is_tracking(name: str) -> bool:
 
 
 def parse_feed(xml: bytes) -> list[FeedItem]:
-    """The items of an RSS 2.0 document, in feed order; NewsError when it is not RSS."""
+    """The items of an RSS 2.0 or Atom document, in feed order; NewsError when it is neither."""
     soup = BeautifulSoup(xml, "xml")
     channel = soup.find("channel")
-    if soup.find("rss") is None or channel is None:
-        raise NewsError("the news feed is not an RSS document (no <rss><channel>)")
-    return [item for item in map(_parse_item, channel.find_all("item")) if item is not None]
+    if soup.find("rss") is not None and channel is not None:
+        return [item for item in map(_parse_item, channel.find_all("item")) if item is not None]
+    atom = soup.find("feed")
+    if atom is not None:
+        return [item for item in map(_parse_entry, atom.find_all("entry")) if item is not None]
+    raise NewsError("the news feed is neither RSS (<rss><channel>) nor Atom (<feed>)")
 
 
 def _parse_item(node) -> FeedItem | None:
-    """A FeedItem from one <item>; None when it has no web link."""
+    """A FeedItem from one RSS <item>; None when it has no web link."""
     link = _child_text(node, "link") or _permalink_guid(node)
+    return _feed_item(link, node, "description", _child_text(node, "pubDate"))
+
+
+def _parse_entry(node) -> FeedItem | None:
+    """A FeedItem from one Atom <entry>; None when it has no web link."""
+    links = node.find_all("link", recursive=False)
+    alternate = [l for l in links if l.get("rel", "alternate") == "alternate" and l.get("href")]
+    link = alternate[0]["href"].strip() if alternate else ""
+    date = _child_text(node, "published") or _child_text(node, "updated")
+    return _feed_item(link, node, "summary" if node.find("summary") else "content", date)
+
+
+def _feed_item(link: str, node, summary_tag: str, date: str) -> FeedItem | None:
     if not link.startswith(("http://", "https://")):
         logger.debug("feed item without a web link: %r", _child_text(node, "title"))
         return None
     return FeedItem(
         url=canonical_url(link),
         title=_normalize(_child_text(node, "title")),
-        summary=html_to_text(_child_text(node, "description")),
-        published=parse_date(_child_text(node, "pubDate")),
+        summary=html_to_text(_child_text(node, summary_tag)),
+        published=parse_date(date),
     )
 
 

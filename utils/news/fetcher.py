@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml", "text/xml")
 JSON_TYPES = ("application/json", "text/javascript")
+TEXT_TYPES = ("text/plain",)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CACHED_STATUSES = (200, 203, 300, 301, 308, 404, 410)
@@ -38,10 +39,11 @@ _RETRYABLE_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
 )
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-_LABELS = {HTML_TYPES: "HTML", FEED_TYPES: "an RSS/XML feed", JSON_TYPES: "JSON"}
+_LABELS = {HTML_TYPES: "HTML", FEED_TYPES: "an RSS/Atom feed", JSON_TYPES: "JSON", TEXT_TYPES: "plain text"}
 _ACCEPT_HEADERS = {
     HTML_TYPES: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
-    FEED_TYPES: "application/rss+xml,application/xml;q=0.9,text/xml;q=0.8",
+    FEED_TYPES: "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.8",
+    TEXT_TYPES: "text/plain",
     JSON_TYPES: "application/json",
 }
 

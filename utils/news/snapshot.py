@@ -6,18 +6,27 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
-from utils.news.articles import SkippedItem, Snapshot
+from utils.io import write_json_atomic
 from utils.items import Article, article_key
+from utils.news.articles import SkippedItem, Snapshot
 from utils.news.companies import Company
 from utils.news.feed import FeedItem
-from utils.io import write_json_atomic
 
 SOURCE = "yahoo_finance_rss"
 
 
-def make_article(item: FeedItem, content: str) -> Article:
-    """The snapshot entry for a feed item and its extracted text; the key is md5(url)[:8]."""
+def make_article(
+    item: FeedItem, content: str, *, relevance: str | None = None, clipped_from: int | None = None
+) -> Article:
+    """The snapshot entry for a feed item and its extracted text; the key is md5(url)[:8].
+
+    ``relevance`` records which rule chose the text (story or round-up); ``clipped_from``
+    the text's length before it was cut to the snapshot's cap.
+    """
     published = item.published.astimezone(timezone.utc) if item.published else None
+    marks = {"relevance": relevance} if relevance else {}
+    if clipped_from is not None:
+        marks["clipped_from"] = clipped_from
     return Article(
         key=article_key(item.url),
         url=item.url,
@@ -26,6 +35,7 @@ def make_article(item: FeedItem, content: str) -> Article:
         published=format_datetime(published) if published else "",
         summary=item.summary,
         content=content,
+        **marks,
     )
 
 
@@ -36,6 +46,7 @@ def make_snapshot(
     fetched_at: datetime,
     articles: list[Article],
     skipped: list[SkippedItem],
+    max_article_chars: int | None = None,
 ) -> Snapshot:
     """A Snapshot of freshly scraped news for ``company``."""
     return Snapshot(
@@ -48,9 +59,10 @@ def make_snapshot(
         articles=articles,
         skipped=skipped,
         company_aliases=list(company.aliases),
+        max_article_chars=max_article_chars,
     )
 
 
 def write_snapshot(path: Path, snapshot: Snapshot) -> None:
     """Write ``snapshot`` so that readers see the old file or the whole new one."""
-    write_json_atomic(path, snapshot.model_dump(mode="json"))
+    write_json_atomic(path, snapshot.model_dump(mode="json", exclude_none=True))

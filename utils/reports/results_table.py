@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from utils.items import snapshot_label, snapshot_mismatch
 from utils.run.results import IterationResult, ResultFileError, iter_result_files, load_result, parse_result_name
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class LoadedResults:
     frame: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     files_read: int = 0
+    # (subject, model) → the article snapshots its files read (see utils.items.snapshot_label)
+    snapshots: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     @property
     def models(self) -> list[str]:
@@ -44,6 +47,7 @@ def load_results_frame(
     rows: list[dict] = []
     problems: list[str] = []
     seen_models: set[str] = set()
+    snapshots: dict[tuple[str, str], set[str]] = {}
     files_read = 0
     wanted = set(models) if models else None
     for model_folder, path in iter_result_files(folder, subject):
@@ -59,6 +63,9 @@ def load_results_frame(
         files_read += 1
         name_subject, iteration = parse_result_name(path)  # type: ignore[misc]
         problems.extend(_item_problems(path, result))
+        label = snapshot_label(result.source)
+        if label:
+            snapshots.setdefault((result.subject or name_subject, model_folder), set()).add(label)
         for key, item in result.sentiments.items():
             valid = bool(item.valid) and item.sentiment is not None
             rows.append({
@@ -99,7 +106,17 @@ def load_results_frame(
         frame["sentiment"] = pd.to_numeric(frame["sentiment"], errors="coerce")
         frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
         frame["time_taken"] = pd.to_numeric(frame["time_taken"], errors="coerce")
-    return LoadedResults(frame=frame, problems=problems, files_read=files_read)
+    _warn_mixed_snapshots(snapshots)
+    return LoadedResults(frame=frame, problems=problems, files_read=files_read, snapshots=snapshots)
+
+
+def _warn_mixed_snapshots(snapshots: dict[tuple[str, str], set[str]]) -> None:
+    """Log a warning for each subject whose models read different article snapshots."""
+    for subject in sorted({subject for subject, _ in snapshots}):
+        read = {model: labels for (s, model), labels in snapshots.items() if s == subject}
+        warning = snapshot_mismatch(subject, read)
+        if warning:
+            log.warning("%s", warning)
 
 
 def _item_problems(path: Path, result: IterationResult) -> list[str]:

@@ -58,6 +58,8 @@ class ArticleResult(BaseModel):
     )
     bare_json: bool | None = Field(None, description="A valid answer that is the JSON object and nothing else.")
     finish_reason: str | None = Field(None, description="stop, length, or json_complete (stopped after the JSON).")
+    truncated: bool | None = Field(None, description="The article was cut from its end to fit the context.")
+    truncation: str | None = Field(None, description="What was cut, or why no answer could be asked for.")
     gold_label: str | None = Field(None, description="Human label of a labelled dataset item.")
     gold_score: float | None = None
 

@@ -29,7 +29,7 @@ from utils.run.results import (
     SCHEMA_VERSION, ArticleResult, IterationResult, load_result, result_path, save_result,
     weighted_average_sentiment,
 )
-from utils.run.settings import settings_change, unit_settings
+from utils.run.settings import items_fingerprint, settings_change, unit_settings
 from utils.run.summary import RunSummary, UnitOutcome, summary_table
 from utils.run.work import BackendFactory, Task, WorkContext, chunked
 
@@ -87,6 +87,7 @@ class Driver:
         self.summary = summary
         self.progress = progress
         self.keys = [item.key for item in plan.items]
+        self.items_fingerprint = items_fingerprint(plan.items)
         self.units: dict[int, Unit] = {}
         self.provenance: dict[str, Any] = {}
         self._task_ids = 0
@@ -106,7 +107,8 @@ class Driver:
         plan = self.plan
         path = result_path(plan.output_dir, spec.folder_name, plan.subject, iteration)
         settings = unit_settings(plan.config, plan.templates, spec, company_name=plan.company_name,
-                                 seed=plan.config.seed + iteration, model_id=model_id)
+                                 seed=plan.config.seed + iteration, model_id=model_id,
+                                 items_fingerprint=self.items_fingerprint)
         journal = Journal(journal_path(path))
         note = None
         if not plan.force:

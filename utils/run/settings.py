@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from utils.config import Config, ModelSpec
+from utils.items import Article
 from utils.run.prompts import PromptTemplates
 
 # The recorded settings that make up the fingerprint, in a fixed order.
 FINGERPRINT_KEYS = (
     "prompt_fingerprint", "company_name", "model_id", "temperature", "repeat_penalty",
-    "num_tokens_to_predict", "decoding", "stop_after_json", "seed", "chat_format",
+    "num_tokens_to_predict", "decoding", "stop_after_json", "seed", "chat_format", "items_fingerprint",
 )
 
 
 def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *, company_name: str,
-                  seed: int, model_id: str | None) -> dict[str, Any]:
+                  seed: int, model_id: str | None, items_fingerprint: str | None = None) -> dict[str, Any]:
     """Everything recorded under ``settings`` in a result file, fingerprint included."""
     settings = {
         "temperature": config.default_temperature,
@@ -38,9 +39,19 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
         "chat_format": spec.chat_format,
         "seed": seed,
         "model_id": model_id,
+        "items_fingerprint": items_fingerprint,
     }
     settings["fingerprint"] = fingerprint(settings)
     return settings
+
+
+def items_fingerprint(items: Sequence[Article]) -> str:
+    """Short hash of the keys and texts the models read: a new snapshot with the same article
+    URLs (keys) but other texts makes earlier results stale."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(f"{item.key}\0{item.text}\0".encode("utf-8"))
+    return digest.hexdigest()[:16]
 
 
 def fingerprint(settings: dict[str, Any]) -> str:

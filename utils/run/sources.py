@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from utils.news.articles import load_snapshot
-from utils.items import Article
-from utils.io import file_sha256
 from utils.config import Config
+from utils.errors import ArticlesError
+from utils.io import file_sha256
+from utils.items import Article
+from utils.news.articles import load_snapshot, snapshot_id
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +26,32 @@ class RunInput:
     source: dict[str, Any] = field(default_factory=dict)
 
 
-def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: bool = False) -> RunInput:
-    """The cached article snapshot for ``ticker`` (fetched first when missing or on refresh)."""
+def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: bool = False,
+               snapshot: str | None = None) -> RunInput:
+    """The article snapshot of ``ticker``: the latest, or the one ``snapshot`` (a path or a
+    date) pins; fetched first on refresh or when the ticker has none."""
     from utils.news import ensure_snapshot
 
-    path = ensure_snapshot(ticker, config, refresh=refresh, offline=offline)
-    snapshot = load_snapshot(path)
-    if snapshot.synthetic:
+    path = ensure_snapshot(ticker, config, refresh=refresh, offline=offline, snapshot=snapshot)
+    loaded = load_snapshot(path)
+    if loaded.ticker.upper() != ticker.upper():
+        raise ArticlesError(f"{path}: this snapshot holds {loaded.ticker} news, not {ticker.upper()}")
+    if loaded.synthetic:
         log.info("%s: using the shipped synthetic sample articles (%s)", ticker, path)
-    company = snapshot.company_name or ticker
+    else:
+        log.info("%s: reading snapshot %s", ticker, path)
+    company = loaded.company_name or ticker
     source = {
         "kind": "news",
         "ticker": ticker,
         "snapshot": str(path),
+        "snapshot_id": snapshot_id(config.articles_folder, path),
         "snapshot_sha256": file_sha256(path),
-        "fetched_at": snapshot.fetched_at,
-        "synthetic": snapshot.synthetic,
-        "items": len(snapshot.articles),
+        "fetched_at": loaded.fetched_at,
+        "synthetic": loaded.synthetic,
+        "items": len(loaded.articles),
     }
-    return RunInput(subject=ticker, company_name=company, items=snapshot.articles, source=source)
+    return RunInput(subject=ticker, company_name=company, items=loaded.articles, source=source)
 
 
 # Datasets mix many companies; the prompt then asks about the company the text is about.

@@ -14,9 +14,10 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from utils.backends import Backend, Completion, Sampling, create_backend
 from utils.config import Config, ModelSpec
-from utils.errors import HarnessError
+from utils.errors import HarnessError, PromptTooLong
 from utils.items import Article
 from utils.run.answers import answer_json_schema, parse_answer
+from utils.run.fit import chat_within_context, warm_up_within_context
 from utils.run.prompts import PromptTemplates
 from utils.run.provenance import harness_commit, host_info
 from utils.run.results import ArticleResult
@@ -65,8 +66,10 @@ def sampling_for(config: Config, seed: int) -> Sampling:
     )
 
 
-def to_result(item: Article, completion: Completion) -> ArticleResult:
-    """Validate one answer and keep what it cost."""
+def to_result(item: Article, completion: Completion, *, error: str | None = None,
+              marks: Mapping[str, Any] | None = None) -> ArticleResult:
+    """Validate one answer and keep what it cost; ``error`` and ``marks`` come from fitting
+    a too-long prompt to the context (utils/run/fit.py)."""
     parsed = parse_answer(completion.text)
     extra = item.model_extra or {}
     text = completion.text.strip()
@@ -80,7 +83,7 @@ def to_result(item: Article, completion: Completion) -> ArticleResult:
         time_taken=round(completion.seconds, 4),
         title=item.title or None,
         raw_text=None if parsed.valid else completion.text,
-        error=parsed.error,
+        error=error or parsed.error,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         cached_prompt_tokens=completion.cached_prompt_tokens,
@@ -92,19 +95,25 @@ def to_result(item: Article, completion: Completion) -> ArticleResult:
         finish_reason=completion.finish_reason,
         gold_label=extra.get("gold_label"),
         gold_score=extra.get("gold_score"),
+        **(marks or {}),
     )
 
 
 def answer_item(backend: Backend, context: WorkContext, spec: ModelSpec, item: Article, seed: int) -> ArticleResult:
     """Ask the model about one item; any backend exception becomes a HarnessError."""
-    messages = context.templates.build(spec.prompt_mode, context.company_name, item.text)
     try:
-        completion = backend.chat(messages, sampling_for(context.config, seed))
+        fitted = chat_within_context(backend, _builder(context, spec), item.text, sampling_for(context.config, seed),
+                                     context.config.context_window_size)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - a backend bug or library error fails the unit, not the run
         raise HarnessError(f"{spec.backend} backend raised {exc.__class__.__name__}: {exc}") from None
-    return to_result(item, completion)
+    return to_result(item, fitted.completion, error=fitted.error, marks=fitted.marks())
+
+
+def _builder(context: WorkContext, spec: ModelSpec) -> Callable[[str], list]:
+    """The conversation for an article text, in this model's prompt mode."""
+    return lambda text: context.templates.build(spec.prompt_mode, context.company_name, text)
 
 
 def answer_items(backend: Backend, context: WorkContext, spec: ModelSpec, keys: Sequence[str],
@@ -114,6 +123,8 @@ def answer_items(backend: Backend, context: WorkContext, spec: ModelSpec, keys: 
     conversations = [context.templates.build(spec.prompt_mode, context.company_name, i.text) for i in items]
     try:
         completions = backend.chat_many(conversations, sampling_for(context.config, seed))
+    except PromptTooLong:  # one of them does not fit: each is fitted on its own
+        return [(key, answer_item(backend, context, spec, item, seed)) for key, item in zip(keys, items)]
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -146,7 +157,7 @@ class ModelWorker:
         try:
             backend.load()
             first = next(iter(self.context.items.values()))
-            backend.warm_up(self.context.templates.build(spec.prompt_mode, self.context.company_name, first.text))
+            warm_up_within_context(backend, _builder(self.context, spec), first.text)
         except HarnessError:
             backend.close()
             raise
