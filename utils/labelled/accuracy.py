@@ -23,7 +23,6 @@ import itertools
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -33,15 +32,13 @@ from statsmodels.stats.contingency_tables import cochrans_q, mcnemar
 from statsmodels.stats.inter_rater import fleiss_kappa
 from statsmodels.stats.multitest import multipletests
 
-from utils.config import Config, safe_model_folder
-from utils.labelled.datasets import LABEL_SCORES, LABELS, label_from_score
+from utils.labelled.labels import INVALID, LABEL_SCORES, LABELS, labels_from_scores
+from utils.na import NA_TEXT, NotAvailable
 
 log = logging.getLogger(__name__)
 
-INVALID = "invalid"
 PREDICTED = (*LABELS, INVALID)
 BASELINE = "majority-class baseline"
-NA_TEXT = "n/a"
 CALIBRATION_BINS = 10
 _CHUNK = 500  # bootstrap resamples per matrix product; bounds memory for big files
 
@@ -70,27 +67,10 @@ _ANSWER_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class NotAvailable:
-    """A metric that cannot be computed here, and why."""
-
-    reason: str
-
-    def __str__(self) -> str:
-        return NA_TEXT
-
-
 Value = float | NotAvailable
 
 
 # --- answers -------------------------------------------------------------------------
-
-
-def score_label(score: float | None, neutral_band: float = 0.2) -> str:
-    """The label of a sentiment score with the neutral band; 'invalid' for a missing score."""
-    if score is None or not math.isfinite(score):
-        return INVALID
-    return label_from_score(score, neutral_band)
 
 
 def prepare_answers(frame: pd.DataFrame, neutral_band: float = 0.2) -> pd.DataFrame:
@@ -107,7 +87,7 @@ def prepare_answers(frame: pd.DataFrame, neutral_band: float = 0.2) -> pd.DataFr
     valid = data["valid"].eq(True).to_numpy() & sentiment.notna().to_numpy()
     data["sentiment"] = sentiment.where(valid)
     data["confidence"] = pd.to_numeric(data["confidence"], errors="coerce").where(valid)
-    data["predicted"] = [score_label(s if ok else None, neutral_band) for s, ok in zip(sentiment, valid)]
+    data["predicted"] = labels_from_scores(data["sentiment"].to_numpy(dtype=float), neutral_band)
     gold_score = pd.to_numeric(data["gold_score"], errors="coerce")
     data["gold_score"] = gold_score.fillna(data["gold"].map(LABEL_SCORES)).astype(float)
     data["correct"] = data["predicted"] == data["gold"]
@@ -449,13 +429,6 @@ def paired_bootstrap(
     }
 
 
-def resolve_pairs(pairs: Iterable[Sequence[str]] | None, models: Sequence[str]) -> list[tuple[str, str]]:
-    """Configured pairs as result-folder names; every pair of ``models`` when none are configured."""
-    if pairs:
-        return [(safe_model_folder(a), safe_model_folder(b)) for a, b in pairs]
-    return list(itertools.combinations(sorted(models), 2))
-
-
 def pair_row(votes: pd.DataFrame, subject: str, a: str, b: str, resamples: int, seed: int) -> dict[str, Any]:
     """McNemar exact test and paired bootstrap for models a and b on their common items."""
     row: dict[str, Any] = {"subject": subject, "test": "McNemar exact + paired bootstrap", "model_a": a, "model_b": b}
@@ -475,7 +448,10 @@ def pair_row(votes: pd.DataFrame, subject: str, a: str, b: str, resamples: int, 
 def significance_table(
     answers: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, resamples: int, seed: int
 ) -> pd.DataFrame:
-    """Cochran's Q across all models and, per pair, McNemar (Holm-adjusted) and bootstrap CIs."""
+    """Cochran's Q across all models and, per pair, McNemar (Holm-adjusted) and bootstrap CIs.
+
+    ``pairs`` are result-folder names as the report resolved them; None compares every pair.
+    """
     rows: list[dict[str, Any]] = []
     for subject, per_subject in answers.groupby("subject", sort=True):
         votes = vote_frame(per_subject)
@@ -484,19 +460,24 @@ def significance_table(
         cochran = {"subject": subject, "test": "Cochran's Q (all models)", "model_a": ", ".join(models),
                    "items": len(correct), **cochran_test(correct)}
         rows.append(_cells(cochran))
-        pair_rows = [pair_row(votes, subject, a, b, resamples, seed) for a, b in resolve_pairs(pairs, models)]
+        wanted = list(itertools.combinations(models, 2)) if pairs is None else list(pairs)
+        pair_rows = [pair_row(votes, subject, a, b, resamples, seed) for a, b in wanted]
         rows += _holm(pair_rows)
     return _table(rows, SIGNIFICANCE_COLUMNS)
 
 
-def accuracy_sheets(frame: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, config: Config) -> dict[str, pd.DataFrame]:
-    """The sheets "Accuracy", "Confusion", "Calibration" and "Significance" for labelled results."""
-    answers = prepare_answers(frame, config.neutral_band)
+def accuracy_sheets(
+    answers: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, *, resamples: int, seed: int
+) -> dict[str, pd.DataFrame]:
+    """The sheets "Accuracy", "Confusion", "Calibration" and "Significance" of prepared answers.
+
+    ``answers`` come from :func:`prepare_answers`; ``pairs`` are result-folder names (None: every pair).
+    """
     return {
         "Accuracy": accuracy_table(answers),
         "Confusion": confusion_table(answers),
         "Calibration": calibration_table(answers),
-        "Significance": significance_table(answers, pairs, config.bootstrap_resamples, config.seed),
+        "Significance": significance_table(answers, pairs, resamples, seed),
     }
 
 
