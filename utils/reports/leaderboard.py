@@ -1,0 +1,133 @@
+"""The Leaderboard: one row per model, ranked, saying per criterion which model is best and
+which models cannot be told apart from it.
+
+For each ranked criterion the best model is the one with the best mean over its items;
+every other model is compared with it by a paired t-test on the items both answered, the
+p-values Holm-adjusted over those comparisons. "tied with best" means the adjusted p is
+0.05 or more: on these items the difference is not distinguishable from chance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from utils.reports import stats
+from utils.reports.context import ReportContext, join_notes
+from utils.reports.criteria import BY_KEY
+from utils.reports.model_labels import ModelLabel
+
+TESTED = ["accuracy", "valid_json_rate", "consistency", "latency"]
+SHORT = {"accuracy": "Accuracy", "valid_json_rate": "Valid JSON", "consistency": "Disagreement",
+         "latency": "Latency"}
+
+
+def versus_best(matrix: pd.DataFrame, higher_is_better: bool) -> tuple[str | None, pd.DataFrame]:
+    """(best model, per model: mean, items, difference to best, CI, Holm p, verdict) for one criterion."""
+    means = matrix.mean(axis=0)
+    items = matrix.notna().sum(axis=0)
+    ordered = stats.round_ties(means.to_numpy(float))
+    if not np.isfinite(ordered).any():
+        return None, pd.DataFrame({"mean": means, "items": items, "verdict": "n/a"})
+    best_index = int(np.nanargmax(ordered) if higher_is_better else np.nanargmin(ordered))
+    best = str(matrix.columns[best_index])
+    others = np.array([i for i in range(matrix.shape[1]) if i != best_index], dtype=int)
+    tests = stats.paired_t_columns(matrix.to_numpy(float), others, np.full(others.size, best_index))
+    adjusted = stats.holm([None if np.isnan(p) else float(p) for p in tests.p])
+    out = pd.DataFrame({"mean": means, "items": items})
+    out["diff"], out["low"], out["high"], out["p_holm"], out["verdict"] = np.nan, np.nan, np.nan, np.nan, ""
+    for position, column in enumerate(others):
+        model = matrix.columns[column]
+        p = adjusted[position]
+        out.loc[model, ["diff", "low", "high"]] = tests.diff[position], tests.low[position], tests.high[position]
+        if p is None:
+            reason = tests.reasons[position] or "no p-value"
+            if not np.isfinite(ordered[column]):
+                verdict = "n/a: no value"
+            elif stats.round_ties(np.array([ordered[column]]))[0] == ordered[best_index]:
+                verdict = f"tied with best ({reason})"
+            else:
+                verdict = f"untested ({reason})"
+        else:
+            out.loc[model, "p_holm"] = p
+            verdict = f"tied with best (Holm p = {p:.2g})" if p >= stats.ALPHA else f"worse (Holm p = {p:.2g})"
+        out.loc[model, "verdict"] = verdict
+    out.loc[best, "verdict"] = "best"
+    return best, out
+
+
+def leaderboard_columns(labelled: bool) -> list[str]:
+    """Column names of the Leaderboard sheet."""
+    accuracy = ["Accuracy", "Accuracy Items", "Accuracy vs Best", "Macro-F1"] if labelled else []
+    return ["Rank", "Model", "Family", "Quantization", *accuracy,
+            "Valid JSON Rate", "Valid JSON Items", "Valid JSON vs Best",
+            "Label Disagreement", "Disagreement Items", "Disagreement vs Best",
+            "ICC(2,1)", "ICC CI", "ICC Items",
+            "Latency All (s)", "Latency Items", "Latency vs Best", "Latency Invalid (s)", "Inference Rate (s)",
+            "Tokens/s", "Mean Sentiment", "Sentiment Items", "Notes"]
+
+
+def leaderboard_table(ctx: ReportContext) -> pd.DataFrame:
+    """The Leaderboard sheet, sorted by rank (ties share a rank)."""
+    labelled = ctx.has_gold_labels
+    columns = leaderboard_columns(labelled)
+    if not ctx.models:
+        return pd.DataFrame(columns=columns)
+    results = {key: versus_best(ctx.criterion_matrices[key], bool(BY_KEY[key].higher_is_better))[1]
+               for key in TESTED if key in ctx.criterion_matrices}
+    total = len(ctx.item_index)
+    macro = _macro_f1(ctx) if labelled else {}
+    rows = []
+    for model, rank in ctx.ranking.items():
+        label = ctx.labels.get(model) or ModelLabel(model)
+        icc = ctx.icc[model]
+        row = {"Rank": rank, "Model": model, "Family": label.family, "Quantization": label.quantization or "unknown"}
+        for key, result in results.items():
+            short = SHORT[key]
+            row[BY_KEY[key].column] = result.loc[model, "mean"]
+            row[f"{short} Items"] = int(result.loc[model, "items"])
+            row[f"{short} vs Best"] = result.loc[model, "verdict"]
+        if labelled:
+            row["Macro-F1"] = macro.get(model)
+        matrices = ctx.metric_matrices
+        row.update({
+            "ICC(2,1)": icc.value, "ICC CI": _ci_text(icc), "ICC Items": icc.extra.get("items"),
+            "Latency Invalid (s)": matrices["Latency Invalid (s)"][model].mean(),
+            "Inference Rate (s)": matrices["Inference Rate (s)"][model].mean(),
+            "Tokens/s": matrices["Tokens/s"][model].mean(),
+            "Mean Sentiment": matrices["Mean Sentiment"][model].mean(),
+            "Sentiment Items": int(matrices["Mean Sentiment"][model].notna().sum()),
+        })
+        answered = int(matrices["Valid JSON Rate"][model].notna().sum())
+        notes = [("ICC", icc.note)]
+        if answered < total:
+            notes.append(("", f"answered {answered} of {total} items: compared with the best on shared items only"))
+        row["Notes"] = join_notes(notes)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _ci_text(estimate: stats.Estimate) -> str | None:
+    """'[0.512, 0.803]' or None."""
+    if estimate.low is None or estimate.high is None:
+        return None
+    return f"[{estimate.low:.3f}, {estimate.high:.3f}]"
+
+
+def _macro_f1(ctx: ReportContext) -> dict[str, float | None]:
+    """Macro-F1 per model over all its labelled answers."""
+    from utils.labelled import accuracy
+
+    out: dict[str, float | None] = {}
+    for model, group in ctx.labelled_answers.groupby("model"):
+        value = accuracy.macro_f1(group["gold"], group["predicted"])
+        out[str(model)] = value if isinstance(value, float) else None
+    return out
+
+
+def primary_differences(ctx: ReportContext) -> tuple[str, str | None, pd.DataFrame]:
+    """(criterion column, best model, per model difference to the best with CI) for the figure."""
+    key = "accuracy" if ctx.has_gold_labels else "valid_json_rate"
+    criterion = BY_KEY[key]
+    best, result = versus_best(ctx.criterion_matrices[key], bool(criterion.higher_is_better))
+    return criterion.column, best, result.reindex(ctx.ranking.index)
