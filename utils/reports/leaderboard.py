@@ -100,6 +100,12 @@ def leaderboard_table(ctx: ReportContext) -> pd.DataFrame:
         })
         answered = int(matrices["Valid JSON Rate"][model].notna().sum())
         notes = [("ICC", icc.note)]
+        if pd.isna(row["Latency Invalid (s)"]):
+            notes.append(("Latency Invalid", "no invalid answers"))
+        for column, reason in (("Inference Rate (s)", "no valid answers with a time"),
+                               ("Tokens/s", "no token counts recorded"), ("Mean Sentiment", "no valid answers")):
+            if pd.isna(row[column]):
+                notes.append((column, reason))
         if answered < total:
             notes.append(("", f"answered {answered} of {total} items: compared with the best on shared items only"))
         row["Notes"] = join_notes(notes)

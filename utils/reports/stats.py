@@ -479,10 +479,16 @@ def mixed_model(answers: pd.DataFrame) -> TestResult:
     design[rows, codes[rows]] = 1.0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            fit = MixedLM(values, design, groups=data["item"].to_numpy()).fit(reml=True, method="lbfgs")
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            return na(f"the mixed model could not be fitted: {exc}", len(data))
+        model = MixedLM(values, design, groups=data["item"].to_numpy())
+        fit = None
+        for method in ("lbfgs", "powell"):  # powell needs no gradient: it survives a zero item variance
+            try:
+                fit = model.fit(reml=True, method=method)
+                break
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                error = exc
+        if fit is None:
+            return na(f"the mixed model could not be fitted: {error}", len(data))
     beta = np.asarray(fit.fe_params)[1:]
     cov = np.asarray(fit.cov_params())[1:k, 1:k]
     try:
