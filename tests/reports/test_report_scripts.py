@@ -16,7 +16,7 @@ import generate_heatmaps
 import generate_model_comparison_report
 import generate_model_metrics
 from utils.reports import cli as report_cli
-from utils.reports.metrics import CSV_COLUMNS, REQUIRED_METRICS
+from utils.reports.metrics import CSV_COLUMNS, METRIC_LIST, REQUIRED_METRICS
 
 SCRIPTS = [generate_model_metrics, generate_model_comparison_report, generate_heatmaps]
 COMPARISON_SHEETS = ["Leaderboard", "Summary", "Consistency", "Omnibus", "Post-hoc", "Pairwise", "Per Article",
@@ -152,7 +152,7 @@ def test_comparison_report(project):
     assert (project / "reports" / "model_metrics.csv").is_file()  # metrics step ran first
     pairwise = sheet(path, "Pairwise")
     assert set(pairwise["Pair"]) == {"llama3_8b-q4_K_M vs llama3_8b-q8_0", "llama3_8b-q4_K_M vs old-tool-model"}
-    assert set(pairwise["Metric"]) == {m.column for m in METRICS.values() if m.pairwise}
+    assert set(pairwise["Metric"]) == {m.column for m in METRIC_LIST if m.pairwise}
     csv = pd.read_csv(project / "reports" / "model_metrics.csv")
     a = csv[csv["Model Name"] == "llama3_8b-q4_K_M"].set_index("Article Key")["Mean Sentiment"]
     b = csv[csv["Model Name"] == "llama3_8b-q8_0"].set_index("Article Key")["Mean Sentiment"]

@@ -52,6 +52,9 @@ def summary_table(ctx: ReportContext) -> pd.DataFrame:
                 notes.append((metric.column, est.note))
         row.append(adjusted.get(model) if sub["Mean Sentiment"].notna().any() else None)
         row += [sub[c].mean() for c in SUMMARY_EXTRA]
+        if sub["Latency Invalid (s)"].isna().all():
+            notes.append(("Latency Invalid (s)", "no invalid answers" if sub["Valid JSON Rate"].eq(1).all()
+                          else "no time recorded for the invalid answers"))
         if len(sub) < total:
             notes.append(("", f"answered {len(sub)} of {total} items: its means are over those items; "
                               "compare Mean Sentiment (item-adjusted)"))
