@@ -46,6 +46,8 @@ def summary_table(ctx: ReportContext) -> pd.DataFrame:
             est = stats.bootstrap_mean_ci(values, ctx.resamples, ctx.seed)
             count = int(values.notna().sum())
             row += [est.value, est.low, est.high, count]
+            if 0 < count < total:
+                notes.append((metric.column, f"over {count} of {total} items only"))
             if est.note == "no values":
                 notes.append((metric.column, "no item has a value (see Notes in the metrics CSV)"))
             elif est.note:
@@ -55,9 +57,8 @@ def summary_table(ctx: ReportContext) -> pd.DataFrame:
         if sub["Latency Invalid (s)"].isna().all():
             notes.append(("Latency Invalid (s)", "no invalid answers" if sub["Valid JSON Rate"].eq(1).all()
                           else "no time recorded for the invalid answers"))
-        if len(sub) < total:
-            notes.append(("", f"answered {len(sub)} of {total} items: its means are over those items; "
-                              "compare Mean Sentiment (item-adjusted)"))
+        if sub["Mean Sentiment"].notna().sum() < total:
+            notes.append(("", "means over fewer items than other models: compare Mean Sentiment (item-adjusted)"))
         rows.append(row + [join_notes(notes)])
     return pd.DataFrame(rows, columns=summary_columns())
 
