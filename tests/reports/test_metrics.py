@@ -106,9 +106,29 @@ def test_labels_are_attached(tmp_path, write_results):
     ("smollm2-135m-instruct_q4_1", "smollm2-135m-instruct", "q4_1"),
     ("qwen2-7b-q8_0", "qwen2-7b", "q8_0"),
     ("phi3", None, None),
+    # every form llama.cpp file names and Ollama tags use (issue 10)
+    ("Meta-Llama-3-8B-Instruct-unsloth.Q8", "Meta-Llama-3-8B-Instruct-unsloth", "q8"),
+    ("model-Q8_0", "model", "q8_0"), ("model-q8", "model", "q8"), ("model.Q6_K", "model", "q6_K"),
+    ("model-Q5_K_M", "model", "q5_K_M"), ("model-Q4_0", "model", "q4_0"), ("model-IQ4_XS", "model", "iq4_XS"),
+    ("model-F16", "model", "f16"), ("model-fp16", "model", "f16"), ("model-BF16", "model", "bf16"),
+    ("model-F32", "model", "f32"), ("model-Q4_K_S", "model", "q4_K_S"), ("model:iq2_xxs", "model", "iq2_XXS"),
+    ("gemma3:270m", None, None),
 ])
 def test_parse_model_name(name, family, quantization):
     assert parse_model_name(name) == (family, quantization)
+
+
+def test_unknown_quantization_is_shown_not_dropped(tmp_path, write_results):
+    from utils.reports.heatmaps import family_quantization_table
+    from utils.reports.metrics import METRICS
+
+    write_results(tmp_path, "llama3-8b-unsloth.Q8", [[0.1, 0.2]])
+    write_results(tmp_path, "mystery-model", [[0.3, 0.4]])
+    labels = {m: resolve_label(m) for m in ("llama3-8b-unsloth.Q8", "mystery-model")}
+    table = family_quantization_table(article_metrics(load_results_frame(tmp_path).frame, labels),
+                                      METRICS["mean_sentiment"])
+    assert list(table.columns) == ["q8", "unknown"]
+    assert table.loc["mystery-model", "unknown"] == pytest.approx(0.35)
 
 
 def test_quantization_order():
