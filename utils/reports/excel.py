@@ -38,7 +38,7 @@ _BOLD = Font(bold=True)
 _RIGHT = Alignment(horizontal="right")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _TOP = Alignment(vertical="top")
-_MAX_WIDTH = {"Notes": 90}
+_MAX_WIDTH = {"Notes": 45}
 ROW_HEIGHT = 15.0
 
 
@@ -206,7 +206,7 @@ def _style_header(ws: Worksheet, width: int) -> None:
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
         cell.border = Border(bottom=Side(style="thin"))
-    ws.row_dimensions[1].height = 32
+    ws.row_dimensions[1].height = 45  # three lines of header text
 
 
 def _style_cell(cell: Any, plan: _ColumnPlan) -> None:
@@ -248,8 +248,8 @@ def _wrapped_lines(value: Any, width: float) -> int:
 
 
 def column_width(name: str, values: pd.Series, plan: _ColumnPlan) -> float:
-    """A width fitting the header's words and the longest shown value."""
-    header = max(max((len(word) for word in name.split()), default=0), min(len(name), 14))
+    """A width fitting the header's longest word (headers wrap on up to 3 lines) and the longest value."""
+    header = max(max((len(word) for word in name.split()), default=0), math.ceil(len(name) / 3))
     width = min(max(_longest(values, plan), header, 4) + 2, _MAX_WIDTH.get(name, 50))
     return float(width)
 

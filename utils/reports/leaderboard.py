@@ -3,8 +3,9 @@ which models cannot be told apart from it.
 
 For each ranked criterion the best model is the one with the best mean over its items;
 every other model is compared with it by a paired t-test on the items both answered, the
-p-values Holm-adjusted over those comparisons. "tied with best" means the adjusted p is
-0.05 or more: on these items the difference is not distinguishable from chance.
+p-values Holm-adjusted over those comparisons. "tied" means the adjusted p is 0.05 or
+more (on these items the difference is not distinguishable from chance), "tied (equal)" that
+the values are equal, "worse" that the adjusted p is below 0.05.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from utils.na import NOT_APPLICABLE
 from utils.reports import stats
 from utils.reports.context import ReportContext, join_notes
 from utils.reports.criteria import BY_KEY
@@ -36,22 +38,23 @@ def versus_best(matrix: pd.DataFrame, higher_is_better: bool) -> tuple[str | Non
     adjusted = stats.holm([None if np.isnan(p) else float(p) for p in tests.p])
     out = pd.DataFrame({"mean": means, "items": items})
     out["diff"], out["low"], out["high"], out["p_holm"], out["verdict"] = np.nan, np.nan, np.nan, np.nan, ""
+    out["reason"] = ""
     for position, column in enumerate(others):
         model = matrix.columns[column]
         p = adjusted[position]
         out.loc[model, ["diff", "low", "high"]] = tests.diff[position], tests.low[position], tests.high[position]
         if p is None:
-            reason = tests.reasons[position] or "no p-value"
             if not np.isfinite(ordered[column]):
-                verdict = "n/a: no value"
-            elif stats.round_ties(np.array([ordered[column]]))[0] == ordered[best_index]:
-                verdict = f"tied with best ({reason})"
+                verdict = "n/a"
+            elif ordered[column] == ordered[best_index]:
+                verdict = "tied (equal)"
             else:
-                verdict = f"untested ({reason})"
+                verdict = "untested"  # the reason is in tests.reasons, shown in the Notes
         else:
             out.loc[model, "p_holm"] = p
-            verdict = f"tied with best (Holm p = {p:.2g})" if p >= stats.ALPHA else f"worse (Holm p = {p:.2g})"
+            verdict = f"tied p={p:.2g}" if p >= stats.ALPHA else f"worse p={p:.2g}"
         out.loc[model, "verdict"] = verdict
+        out.loc[model, "reason"] = tests.reasons[position] if verdict == "untested" else ""
     out.loc[best, "verdict"] = "best"
     return best, out
 
@@ -59,7 +62,7 @@ def versus_best(matrix: pd.DataFrame, higher_is_better: bool) -> tuple[str | Non
 def leaderboard_columns(labelled: bool) -> list[str]:
     """Column names of the Leaderboard sheet."""
     accuracy = ["Accuracy", "Accuracy Items", "Accuracy vs Best", "Macro-F1"] if labelled else []
-    return ["Rank", "Model", "Family", "Quantization", *accuracy,
+    return ["Rank", "Model", "Quantization", *accuracy,
             "Valid JSON Rate", "Valid JSON Items", "Valid JSON vs Best",
             "Label Disagreement", "Disagreement Items", "Disagreement vs Best",
             "ICC(2,1)", "ICC CI", "ICC Items",
@@ -81,12 +84,15 @@ def leaderboard_table(ctx: ReportContext) -> pd.DataFrame:
     for model, rank in ctx.ranking.items():
         label = ctx.labels.get(model) or ModelLabel(model)
         icc = ctx.icc[model]
-        row = {"Rank": rank, "Model": model, "Family": label.family, "Quantization": label.quantization or "unknown"}
+        untested: list[tuple[str, str]] = []
+        row = {"Rank": rank, "Model": model, "Quantization": label.quantization or "unknown"}
         for key, result in results.items():
             short = SHORT[key]
             row[BY_KEY[key].column] = result.loc[model, "mean"]
             row[f"{short} Items"] = int(result.loc[model, "items"])
             row[f"{short} vs Best"] = result.loc[model, "verdict"]
+            if result.loc[model, "reason"]:
+                untested.append((f"{short} vs best", result.loc[model, "reason"]))
         if labelled:
             row["Macro-F1"] = macro.get(model)
         matrices = ctx.metric_matrices
@@ -99,9 +105,11 @@ def leaderboard_table(ctx: ReportContext) -> pd.DataFrame:
             "Sentiment Items": int(matrices["Mean Sentiment"][model].notna().sum()),
         })
         answered = int(matrices["Valid JSON Rate"][model].notna().sum())
-        notes = [("ICC", icc.note)]
-        if pd.isna(row["Latency Invalid (s)"]):
-            notes.append(("Latency Invalid", "no invalid answers"))
+        notes = [("ICC", icc.note), *untested]
+        if pd.isna(row["Latency Invalid (s)"]):  # blank by design when every answer was valid
+            row["Latency Invalid (s)"] = NOT_APPLICABLE if row.get("Valid JSON Rate") == 1 else None
+            if row["Latency Invalid (s)"] is None:
+                notes.append(("Latency Invalid", "no time recorded for the invalid answers"))
         for column, reason in (("Inference Rate (s)", "no valid answers with a time"),
                                ("Tokens/s", "no token counts recorded"), ("Mean Sentiment", "no valid answers")):
             if pd.isna(row[column]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from utils.na import NOT_APPLICABLE
 from utils.reports import stats
 from utils.reports.context import ReportContext, join_notes
 from utils.reports.metrics import REQUIRED_METRICS
@@ -55,8 +56,10 @@ def summary_table(ctx: ReportContext) -> pd.DataFrame:
         row.append(adjusted.get(model) if sub["Mean Sentiment"].notna().any() else None)
         row += [sub[c].mean() for c in SUMMARY_EXTRA]
         if sub["Latency Invalid (s)"].isna().all():
-            notes.append(("Latency Invalid (s)", "no invalid answers" if sub["Valid JSON Rate"].eq(1).all()
-                          else "no time recorded for the invalid answers"))
+            if sub["Valid JSON Rate"].eq(1).all():
+                row[-1] = NOT_APPLICABLE  # blank by design: every answer was valid
+            else:
+                notes.append(("Latency Invalid (s)", "no time recorded for the invalid answers"))
         if sub["Mean Sentiment"].notna().sum() < total:
             notes.append(("", "means over fewer items than other models: compare Mean Sentiment (item-adjusted)"))
         rows.append(row + [join_notes(notes)])
