@@ -27,10 +27,6 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.contingency_tables import cochrans_q, mcnemar
-from statsmodels.stats.inter_rater import fleiss_kappa
-from statsmodels.stats.multitest import multipletests
 
 from utils.labelled.labels import INVALID, LABEL_SCORES, LABELS, labels_from_scores
 from utils.na import NA_TEXT, NotAvailable
@@ -215,6 +211,8 @@ def spearman(scores: Sequence[float], gold_scores: Sequence[float]) -> Value:
         return NotAvailable("the gold scores are all equal")
     if np.unique(scores).size < 2:
         return NotAvailable("the model gave the same score to every item")
+    from scipy import stats
+
     return float(stats.spearmanr(scores, gold_scores)[0])
 
 
@@ -226,6 +224,8 @@ def fleiss_agreement(answers: pd.DataFrame) -> Value:
     complete = wide.dropna()
     if len(complete) < 2:
         return NotAvailable("fewer than 2 items answered in every iteration")
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
     table = np.stack([(complete == label).sum(axis=1).to_numpy() for label in PREDICTED], axis=1)
     if np.count_nonzero(table.sum(axis=0)) < 2:
         return NotAvailable("every answer has the same label; kappa is undefined")
@@ -366,6 +366,8 @@ def cochran_test(correct: pd.DataFrame) -> dict[str, Value]:
     values = correct.to_numpy(int)
     if np.all(values.min(axis=1) == values.max(axis=1)):
         return _unavailable(names, "no item where the models disagree")
+    from statsmodels.stats.contingency_tables import cochrans_q
+
     result = cochrans_q(values)
     return {"statistic": _finite(result.statistic), "df": float(result.df), "p_value": _finite(result.pvalue)}
 
@@ -375,6 +377,8 @@ def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if not len(a):
         return _unavailable(("statistic", "p_value"), "no item answered by both models")
+    from statsmodels.stats.contingency_tables import mcnemar
+
     table = [[int(np.sum(a & b)), int(np.sum(a & ~b))], [int(np.sum(~a & b)), int(np.sum(~a & ~b))]]
     result = mcnemar(table, exact=True)
     return {
@@ -505,6 +509,8 @@ def _difference(a: Value, b: Value) -> Value:
 
 def _holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The pair rows with Holm-adjusted McNemar p-values over the pairs that have one."""
+    from statsmodels.stats.multitest import multipletests
+
     tested = [row for row in rows if isinstance(row.get("p_value"), float)]
     if tested:
         adjusted = multipletests([row["p_value"] for row in tested], method="holm")[1]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.errors import ReportError
-from utils.reports import accuracy_sheets, heatmaps
+from utils.reports import accuracy_sheets
 from utils.reports.context import ReportContext, build_context
 from utils.reports.excel import write_workbook
 from utils.reports.metrics import CSV_COLUMNS, ITEM, MODEL, SUBJECT
@@ -176,6 +176,8 @@ def run_comparison(settings: ReportSettings) -> StepOutcome:
 
 def run_heatmaps(settings: ReportSettings) -> StepOutcome:
     """generate_heatmaps.py: every heatmap set (and the leaderboard figure) as PNGs."""
+    from utils.reports import heatmaps  # matplotlib and seaborn: only this step needs them
+
     ctx, loaded = load_context(settings)
     written = ensure_metrics(ctx, loaded, settings)
     written += heatmaps.draw_all(ctx, settings.heatmaps_dir)

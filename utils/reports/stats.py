@@ -18,8 +18,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
 
 from utils.labelled.labels import labels_from_scores
 from utils.na import NotAvailable
@@ -89,6 +87,18 @@ def na(reason: str, n: int = 0, **extra) -> TestResult:
 def missing(reason: str, n: int = 0, **fields) -> Estimate:
     """An Estimate that is n/a (or lacks its interval) for ``reason``."""
     return Estimate(n=n, na=NotAvailable(reason), **fields)
+
+
+class _LazyScipyStats:
+    """scipy.stats, imported on first use (it takes a second or two to import: the metrics step needs none of it)."""
+
+    def __getattr__(self, name: str):
+        from scipy import stats
+
+        return getattr(stats, name)
+
+
+sps = _LazyScipyStats()
 
 
 def round_ties(values: np.ndarray) -> np.ndarray:
@@ -621,6 +631,8 @@ def cohens_dz(a: Sequence[float], b: Sequence[float]) -> Estimate:
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
     """Holm step-down adjusted p-values (statsmodels); None/NaN entries stay None and are not counted."""
+    from statsmodels.stats.multitest import multipletests
+
     present = [i for i, p in enumerate(p_values) if p is not None and not (isinstance(p, float) and math.isnan(p))]
     adjusted: list[float | None] = [None] * len(p_values)
     if present:
