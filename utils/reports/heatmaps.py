@@ -10,9 +10,13 @@ by ``generate_heatmaps.py``.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -37,18 +41,46 @@ DPI = 110
 MAX_TITLE_CHARS = 42
 NA_COLOUR = "#e6e6e6"
 
-HeatmapBuilder = Callable[[ReportContext, Path], list[Path]]
 
 
-def draw_all(ctx: ReportContext, folder: Path) -> list[Path]:
-    """Every registered heatmap set drawn into ``folder``; the PNG paths written."""
+@dataclass(frozen=True)
+class FigureJob:
+    """One figure to draw: a pure drawing function and its (picklable) arguments."""
+
+    draw: Callable[..., Path | list[Path]]
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> list[Path]:
+        out = self.draw(*self.args, **self.kwargs)
+        return list(out) if isinstance(out, list) else [out]
+
+
+HeatmapBuilder = Callable[[ReportContext, Path], list[FigureJob]]
+
+
+def draw_all(ctx: ReportContext, folder: Path, workers: int | None = None) -> list[Path]:
+    """Every heatmap set drawn into ``folder``; the PNG paths written, in set order.
+
+    The tables are computed here; the figures are drawn by up to ``workers`` processes
+    (default: the number of cores, at most 2), since drawing text dominates the time.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    jobs: list[FigureJob] = []
     for name, (_, build) in HEATMAP_SETS.items():
-        paths = build(ctx, folder)
-        log.debug("heatmap set %s: %d file(s)", name, len(paths))
-        written.extend(paths)
-    return written
+        found = build(ctx, folder)
+        log.debug("heatmap set %s: %d figure(s)", name, len(found))
+        jobs.extend(found)
+    workers = workers or min(2, os.cpu_count() or 1)
+    if workers < 2 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [path for job in jobs for path in job()]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return [path for paths in pool.map(_run_job, jobs) for path in paths]
+
+
+def _run_job(job: FigureJob) -> list[Path]:
+    """Draw one figure (in a worker process)."""
+    return job()
 
 
 # --- data --------------------------------------------------------------------------------
@@ -157,21 +189,21 @@ def _label_axes(ax, table: pd.DataFrame, title: str, mean_row: bool) -> None:
 # --- the sets ----------------------------------------------------------------------------
 
 
-def article_heatmaps(ctx: ReportContext, folder: Path) -> list[Path]:
+def article_heatmaps(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     """One article × model heatmap per metric."""
     if ctx.articles.empty:
         return []
-    paths = []
+    jobs = []
     for metric in REQUIRED_METRICS:
         table = article_model_table(ctx.articles, metric)
         title = f"{metric.column} per article and model (last row: mean over articles)"
-        paths.append(draw_heatmap(table, metric, title, folder / f"{metric.key}_heatmap.png"))
-    return paths
+        jobs.append(FigureJob(draw_heatmap, (table, metric, title, folder / f"{metric.key}_heatmap.png")))
+    return jobs
 
 
-def family_quantization_heatmaps(ctx: ReportContext, folder: Path) -> list[Path]:
+def family_quantization_heatmaps(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     """One family × quantization heatmap per metric ('unknown' where a quantization is not known)."""
-    paths = []
+    jobs = []
     for metric in REQUIRED_METRICS:
         table = family_quantization_table(ctx.articles, metric)
         if table is None:
@@ -179,18 +211,23 @@ def family_quantization_heatmaps(ctx: ReportContext, folder: Path) -> list[Path]
                      "(set them in config.yaml or use names like 'llama3-8b-q4_K_M')")
             return []
         title = f"{metric.column} by family and quantization (mean over models and articles)"
-        paths.append(draw_heatmap(table, metric, title, folder / f"{metric.key}_family_quantization_heatmap.png",
-                                  mean_row=False))
-    return paths
+        path = folder / f"{metric.key}_family_quantization_heatmap.png"
+        jobs.append(FigureJob(draw_heatmap, (table, metric, title, path), {"mean_row": False}))
+    return jobs
 
 
-def leaderboard_figure(ctx: ReportContext, folder: Path) -> list[Path]:
+def leaderboard_figure(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     """Each model's difference to the best on the primary criterion, with its 95% CI (shared items)."""
     if len(ctx.models) < 2:
         return []
     column, best, result = primary_differences(ctx)
     if best is None:
         return []
+    return [FigureJob(draw_leaderboard, (result, column, best, folder / "leaderboard.png"))]
+
+
+def draw_leaderboard(result: pd.DataFrame, column: str, best: str, path: Path) -> Path:
+    """Draw the leaderboard figure from :func:`~utils.reports.leaderboard.primary_differences`."""
     order = result.index[::-1]
     diff = result.loc[order, "diff"].fillna(0.0).to_numpy(float)
     low = result.loc[order, "low"].to_numpy(float)
@@ -209,19 +246,18 @@ def leaderboard_figure(ctx: ReportContext, folder: Path) -> list[Path]:
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel(f"{column}: difference to the best model {best} (paired on shared items, 95% CI)")
     ax.set_title(f"Leaderboard by {column}: blue = best or tied with best (Holm), red = worse", fontsize=11)
-    path = folder / "leaderboard.png"
     figure.savefig(path, bbox_inches="tight", pad_inches=0.3)
     log.info("wrote %s", path)
-    return [path]
+    return path
 
 
-def accuracy_figures(ctx: ReportContext, folder: Path) -> list[Path]:
+def accuracy_figures(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     """Per dataset: the per-class F1 heatmap and the reliability diagrams (none without labels)."""
     if not ctx.has_gold_labels:
         return []
     answers = ctx.labelled_answers  # the figures need no significance tests: skip the bootstrap
     tables = {"Accuracy": accuracy.accuracy_table(answers), "Calibration": accuracy.calibration_table(answers)}
-    return accuracy_plots(tables, folder)
+    return [FigureJob(accuracy_plots, (tables, folder))]
 
 
 HEATMAP_SETS: dict[str, tuple[str, HeatmapBuilder]] = by_name([

@@ -66,7 +66,8 @@ def load_context(settings: ReportSettings) -> tuple[ReportContext, LoadedResults
     loaded = load_results_frame(settings.sentiments_dir, settings.company, settings.models)
     if loaded.frame.empty:
         raise ReportError(_nothing_found(settings, loaded))
-    labels = {folder: resolve_label(folder, settings.labels.get(folder), _file_label(loaded.frame, folder))
+    recorded = _file_labels(loaded.frame)
+    labels = {folder: resolve_label(folder, settings.labels.get(folder), recorded.get(folder))
               for folder in loaded.models}
     subjects = sorted(loaded.frame["subject"].unique())
     log.info("read %d result file(s): %d model(s), subject(s) %s",
@@ -88,16 +89,13 @@ def _nothing_found(settings: ReportSettings, loaded: LoadedResults) -> str:
     return f"{where}: no readable result files{what}{models}{skipped}"
 
 
-def _file_label(frame: pd.DataFrame, folder: str) -> ModelLabel:
-    """Family/quantization/prompt mode/backend as recorded in a model's result files."""
-    rows = frame[frame["model"] == folder]
-
-    def first(column: str) -> str | None:
-        values = rows[column].dropna()
-        values = values[values.astype(str) != ""]
-        return str(values.iloc[0]) if len(values) else None
-
-    return ModelLabel(folder, first("family"), first("quantization"), first("prompt_mode"), first("backend"))
+def _file_labels(frame: pd.DataFrame) -> dict[str, ModelLabel]:
+    """Per model folder: family/quantization/prompt mode/backend as first recorded in its result files."""
+    columns = ["family", "quantization", "prompt_mode", "backend"]
+    present = frame[columns].astype(object).where(frame[columns].notna() & (frame[columns].astype(str) != ""))
+    first = present.groupby(frame["model"]).first()
+    return {str(model): ModelLabel(str(model), *(None if pd.isna(v) else str(v) for v in row))
+            for model, row in first.iterrows()}
 
 
 # --- metrics step ------------------------------------------------------------------------

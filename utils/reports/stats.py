@@ -473,6 +473,7 @@ def mixed_model(answers: pd.DataFrame) -> TestResult:
     item variance share and the model means adjusted for items (intercept + effect).
     """
     from statsmodels.regression.mixed_linear_model import MixedLM
+    from threadpoolctl import threadpool_limits
 
     data = answers.dropna(subset=["value"])
     models = sorted(data["model"].unique())
@@ -487,7 +488,9 @@ def mixed_model(answers: pd.DataFrame) -> TestResult:
     design[:, 0] = 1.0
     rows = np.flatnonzero(codes > 0)
     design[rows, codes[rows]] = 1.0
-    with warnings.catch_warnings(record=True) as caught:
+    # MixedLM does many small matrix products per item: multi-threaded BLAS only adds
+    # synchronisation (10× slower on a busy 2-core machine), so it runs on one thread.
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
         warnings.simplefilter("always")
         model = MixedLM(values, design, groups=data["item"].to_numpy())
         fit = None
