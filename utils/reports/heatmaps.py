@@ -40,6 +40,7 @@ CHAR_IN = 0.075
 DPI = 110
 MAX_TITLE_CHARS = 42
 NA_COLOUR = "#e6e6e6"
+ANNOTATE_ALL_CELLS = 400
 
 
 
@@ -147,7 +148,7 @@ def draw_heatmap(table: pd.DataFrame, metric: Metric, title: str, path: Path, me
         warnings.simplefilter("ignore", PendingDeprecationWarning)  # seaborn 0.13 calls cmap.set_bad
         sns.heatmap(
             table, ax=ax, cmap=metric.cmap, center=metric.center, vmin=_limit(values, metric.vmin, min),
-            vmax=_limit(values, metric.vmax, max), annot=table.size <= 2500, fmt=".2f",
+            vmax=_limit(values, metric.vmax, max), annot=_annotations(values, mean_row), fmt="",
             annot_kws={"size": 8}, linewidths=0.5, linecolor="white", mask=np.isnan(values),
             # tick labels are set in _label_axes: asking seaborn for them costs a full draw (overlap check)
             xticklabels=False, yticklabels=False, cbar_kws={"label": metric.column, "shrink": 0.6},
@@ -158,6 +159,18 @@ def draw_heatmap(table: pd.DataFrame, metric: Metric, title: str, path: Path, me
     figure.savefig(path, bbox_inches="tight", pad_inches=0.3)
     log.info("wrote %s", path)
     return path
+
+
+def _annotations(values: np.ndarray, mean_row: bool) -> np.ndarray:
+    """The number written in each cell: every cell of a small table, only the Mean row of a big one.
+
+    Drawing text is most of a heatmap's time; past ANNOTATE_ALL_CELLS cells the colours and
+    the workbook carry the per-article numbers.
+    """
+    text = np.where(np.isfinite(values), np.char.mod("%.2f", np.nan_to_num(values)), "")
+    if values.size > ANNOTATE_ALL_CELLS:
+        text[: -1 if mean_row else None] = ""
+    return text
 
 
 def _limit(values: np.ndarray, fixed: float | None, pick: Callable) -> float | None:
