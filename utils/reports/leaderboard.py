@@ -30,33 +30,27 @@ def versus_best(matrix: pd.DataFrame, higher_is_better: bool) -> tuple[str | Non
     items = matrix.notna().sum(axis=0)
     ordered = stats.round_ties(means.to_numpy(float))
     if not np.isfinite(ordered).any():
-        return None, pd.DataFrame({"mean": means, "items": items, "verdict": "n/a"})
+        return None, pd.DataFrame({"mean": means, "items": items, "verdict": "n/a", "reason": ""})
     best_index = int(np.nanargmax(ordered) if higher_is_better else np.nanargmin(ordered))
-    best = str(matrix.columns[best_index])
     others = np.array([i for i in range(matrix.shape[1]) if i != best_index], dtype=int)
     tests = stats.paired_t_columns(matrix.to_numpy(float), others, np.full(others.size, best_index))
-    adjusted = stats.holm([None if np.isnan(p) else float(p) for p in tests.p])
-    out = pd.DataFrame({"mean": means, "items": items})
-    out["diff"], out["low"], out["high"], out["p_holm"], out["verdict"] = np.nan, np.nan, np.nan, np.nan, ""
-    out["reason"] = ""
-    for position, column in enumerate(others):
-        model = matrix.columns[column]
-        p = adjusted[position]
-        out.loc[model, ["diff", "low", "high"]] = tests.diff[position], tests.low[position], tests.high[position]
-        if p is None:
-            if not np.isfinite(ordered[column]):
-                verdict = "n/a"
-            elif ordered[column] == ordered[best_index]:
-                verdict = "tied (equal)"
-            else:
-                verdict = "untested"  # the reason is in tests.reasons, shown in the Notes
-        else:
-            out.loc[model, "p_holm"] = p
-            verdict = f"tied p={p:.2g}" if p >= stats.ALPHA else f"worse p={p:.2g}"
-        out.loc[model, "verdict"] = verdict
-        out.loc[model, "reason"] = tests.reasons[position] if verdict == "untested" else ""
-    out.loc[best, "verdict"] = "best"
-    return best, out
+    adjusted = np.array([np.nan if p is None else p
+                         for p in stats.holm([None if np.isnan(p) else float(p) for p in tests.p])], dtype=float)
+    verdict = np.where(adjusted >= stats.ALPHA, [f"tied p={p:.2g}" for p in adjusted],
+                       [f"worse p={p:.2g}" for p in adjusted]).astype(object)
+    untested = np.isnan(adjusted)
+    equal = ordered[others] == ordered[best_index]
+    verdict[untested & equal] = "tied (equal)"
+    verdict[untested & ~equal] = "untested"  # the reason goes to the Notes
+    verdict[untested & ~np.isfinite(ordered[others])] = "n/a"
+    reasons = np.where(verdict == "untested", np.array(tests.reasons, dtype=object), "")
+    out = pd.DataFrame({"mean": means, "items": items, "diff": np.nan, "low": np.nan, "high": np.nan,
+                        "p_holm": np.nan, "verdict": "best", "reason": ""})
+    rows = matrix.columns[others]
+    out.loc[rows, ["diff", "low", "high", "p_holm"]] = np.column_stack([tests.diff, tests.low, tests.high, adjusted])
+    out.loc[rows, "verdict"] = verdict
+    out.loc[rows, "reason"] = reasons
+    return str(matrix.columns[best_index]), out
 
 
 def leaderboard_columns(labelled: bool) -> list[str]:

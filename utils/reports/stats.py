@@ -11,6 +11,7 @@ sentences), so the item is a block and iterations are repeated measures of one i
 
 from __future__ import annotations
 
+import gc
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -454,7 +455,10 @@ def two_way_anova(cells: pd.DataFrame) -> TestResult:
         return na("no residual degrees of freedom (every cell is needed to fit the effects)", len(data))
     if np.ptp(data["value"].to_numpy(float)) <= _EPS:
         return na("all scores are identical", len(data))
-    fit = smf.ols("value ~ C(item) + C(model)", data=data).fit()
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # a small SVD: extra BLAS threads only wait for each other
+        fit = smf.ols("value ~ C(item) + C(model)", data=data).fit()
     if fit.ssr <= _EPS:
         return na("no residual variation: F undefined", len(data))
     table = anova_lm(fit, typ=2)
@@ -639,7 +643,11 @@ def holm(p_values: Sequence[float | None]) -> list[float | None]:
     present = [i for i, p in enumerate(p_values) if p is not None and not (isinstance(p, float) and math.isnan(p))]
     adjusted: list[float | None] = [None] * len(p_values)
     if present:
-        values = multipletests([float(p_values[i]) for i in present], method="holm")[1]  # type: ignore[arg-type]
+        gc.freeze()  # multipletests runs gc.collect() for Holm: freezing makes that skip the report's heap
+        try:
+            values = multipletests([float(p_values[i]) for i in present], method="holm")[1]  # type: ignore[arg-type]
+        finally:
+            gc.unfreeze()
         for i, p in zip(present, values):
             adjusted[i] = float(p)
     return adjusted
