@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from utils.reports.cli import build_parser, run_script
 from utils.reports.pipeline import run_comparison

@@ -87,7 +87,7 @@ def time_steps(root: Path) -> tuple[dict[str, float], dict[str, float]]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, str(PROJECT / step), *args], cwd=PROJECT, capture_output=True,
-                              text=True, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+                              text=True, check=False, env={**os.environ, "PYTHONPATH": str(PROJECT)})
         out[step] = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu[step] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

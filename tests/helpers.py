@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
+import pandas as pd
 import yaml
+from openpyxl import load_workbook
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -101,3 +103,9 @@ def write_model_results(
                         family=family, quantization=quantization, prompt_mode="five_shot")
         (folder / f"{subject}_{iteration}.json").write_text(json.dumps(data), encoding="utf-8")
     return folder
+
+
+def read_sheet(path: Path, name: str) -> pd.DataFrame:
+    """One sheet of a workbook read back with openpyxl (as a user's spreadsheet program would), as a DataFrame."""
+    rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
+    return pd.DataFrame(rows[1:], columns=rows[0])

@@ -45,8 +45,8 @@ from utils.labelled.accuracy import (
     spearman,
     weighted_f1,
 )
-from utils.reports.accuracy_plots import accuracy_plots, f1_matrix
 from utils.labelled.labels import LABEL_SCORES, LABELS
+from utils.reports.accuracy_plots import accuracy_plots, f1_matrix
 from utils.reports.results_table import COLUMNS
 
 SCORE = {"positive": 0.8, "negative": -0.8, "neutral": 0.0}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from utils.errors import DatasetError
 from utils.items import Article
 from utils.labelled.datasets import (
     FPB_FILES,
@@ -24,7 +25,6 @@ from utils.labelled.datasets import (
     sample_dataset,
     stratified_sample,
 )
-from utils.errors import DatasetError
 
 PROJECT = Path(__file__).resolve().parents[2]
 FPB_DIR = PROJECT.parent / "shared" / "data" / "FinancialPhraseBank-v1.0"

@@ -21,6 +21,7 @@ import generate_model_comparison_report
 import generate_model_metrics
 import generate_model_sentiments
 from tests.helpers import SMOLLM2, write_config
+from tests.helpers import read_sheet as sheet
 from utils.reports.metrics import CSV_COLUMNS
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -91,12 +92,6 @@ def run(script, root: Path, *extra: str) -> int:
     argv = ["--config", str(root / "config.yaml"), "--sentiments-dir", str(root / "sentiments"),
             "--output-dir", str(root / "out"), "-q", *extra]
     return script.main(argv)
-
-
-def sheet(path: Path, name: str) -> pd.DataFrame:
-    """One sheet of a workbook read back with openpyxl, as a DataFrame."""
-    rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
-    return pd.DataFrame(rows[1:], columns=rows[0])
 
 
 def by_model(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.reports.metrics import ARTICLE_COLUMNS, CSV_COLUMNS, REQUIRED_METRICS, article_metrics, model_summary
+from utils.reports.metrics import (
+    ARTICLE_COLUMNS,
+    CSV_COLUMNS,
+    REQUIRED_METRICS,
+    article_metrics,
+    model_summary,
+)
 from utils.reports.model_labels import (
     ModelLabel,
     match_model,
@@ -174,3 +180,17 @@ def test_broken_inputs_become_named_problems(tmp_path, write_results, caplog):
     assert "marked valid have no 'sentiment'" in text
     assert loaded.files_read == 4 and set(loaded.models) == {"good", "partial"}
     assert "NVDA_2.json" in caplog.text
+
+
+def test_bare_json_and_finish_reasons_are_extras(tmp_path, write_results):
+    folder = write_results(tmp_path, "m", [[0.5, 0.7, None]])
+    for iteration, (bare, reason) in enumerate([(True, "json_complete"), (False, "stop"), (None, "length")]):
+        path = folder / f"NVDA_{iteration}.json"
+        data = json.loads(path.read_text())
+        data["sentiments"]["a0000000"].update(bare_json=bare, finish_reason=reason)
+        path.write_text(json.dumps(data))
+    row = article_metrics(load_results_frame(tmp_path).frame).iloc[0]
+    assert row["Bare JSON Rate"] == 0.5  # one of the two valid answers was the JSON object alone
+    assert row["Finish Reasons"] == "json_complete 1, length 1, stop 1"
+    assert row["Latency All (s)"] == 1.0 and np.isnan(row["Latency Invalid (s)"]) is False
+    assert ARTICLE_COLUMNS.index("Bare JSON Rate") > ARTICLE_COLUMNS.index("Mean Confidence")

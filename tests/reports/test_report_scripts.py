@@ -15,6 +15,7 @@ from scipy import stats as sps
 import generate_heatmaps
 import generate_model_comparison_report
 import generate_model_metrics
+from tests.helpers import read_sheet as sheet
 from utils.reports import cli as report_cli
 from utils.reports.metrics import CSV_COLUMNS, METRIC_LIST, REQUIRED_METRICS
 
@@ -61,11 +62,6 @@ def project(tmp_path, write_results) -> Path:
 
 def run(script, *args: str) -> int:
     return script.main([*map(str, args)])
-
-
-def sheet(path: Path, name: str) -> pd.DataFrame:
-    rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
-    return pd.DataFrame(rows[1:], columns=rows[0])
 
 
 # --- generate_model_metrics.py -----------------------------------------------------------

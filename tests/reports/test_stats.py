@@ -13,11 +13,10 @@ from scipy import stats as sps
 from utils.reports import stats
 
 pg = pytest.importorskip("pingouin")
-from statsmodels.stats.anova import AnovaRM  # noqa: E402
-from statsmodels.stats.multicomp import pairwise_tukeyhsd  # noqa: E402
-from statsmodels.stats.multitest import multipletests  # noqa: E402
-from statsmodels.stats.oneway import anova_oneway  # noqa: E402
-from statsmodels.stats.weightstats import DescrStatsW  # noqa: E402
+from statsmodels.stats.anova import AnovaRM
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.oneway import anova_oneway
+from statsmodels.stats.weightstats import DescrStatsW
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 

@@ -71,7 +71,7 @@ def test_sheet_list_keeps_order_skips_none_and_refuses_duplicates():
     assert [t.name for t in build_sheets(builders, 5)] == ["First", "Second"]
     with pytest.raises(ValueError, match="'First' is listed twice"):
         sheet_list([("First", first), ("First", second)])
-    assert list(COMPARISON_SHEETS)[0] == "Leaderboard"
+    assert next(iter(COMPARISON_SHEETS)) == "Leaderboard"
 
 
 def degenerate_context(tmp_path, write_results):

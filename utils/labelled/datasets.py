@@ -11,13 +11,14 @@ import csv
 import math
 import random
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from utils.items import Article, article_key
-from utils.io import file_sha256
 from utils.errors import DatasetError
+from utils.io import file_sha256
+from utils.items import Article, article_key
 from utils.labelled.labels import LABEL_SCORES, LABELS, label_from_score
 
 __all__ = ["LABELS", "LABEL_SCORES", "LabelledDataset", "LabelledItem", "label_from_score", "load_fpb",

@@ -17,6 +17,7 @@ from utils.reports.context import ReportContext
 from utils.reports.excel import SheetTable
 from utils.reports.metrics import ITEM, MODEL, SUBJECT
 from utils.reports.sheet_style import COUNT, HIGHER_IS_BETTER, LOWER_IS_BETTER, THREE
+
 SUMMARY_COLUMNS = ["Accuracy", "Macro-F1", "Labelled Items"]
 ARTICLE_COLUMNS = ["Gold Label", "Accuracy"]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import logging
 import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from utils.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, run_cli, setup_logging
 from utils.config import DEFAULT_CONFIG_PATH, Config, load_config

@@ -13,10 +13,11 @@ import logging
 import multiprocessing
 import os
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,14 @@ from utils.labelled import accuracy
 from utils.reports.accuracy_plots import accuracy_plots
 from utils.reports.context import ReportContext
 from utils.reports.leaderboard import primary_differences
-from utils.reports.metrics import ITEM, MODEL, REQUIRED_METRICS, SUBJECT, Metric, model_summary
+from utils.reports.metrics import (
+    ITEM,
+    MODEL,
+    REQUIRED_METRICS,
+    SUBJECT,
+    Metric,
+    model_summary,
+)
 from utils.reports.model_labels import UNKNOWN, quantization_rank
 from utils.reports.registry import by_name
 

@@ -113,8 +113,8 @@ def answer_values(frame: pd.DataFrame) -> pd.DataFrame:
         "time_invalid": seconds.where(~valid),
         "completion_tokens": tokens,
         "tokens_per_second": tokens / seconds.where(valid & (seconds > 0)),
-        "bare_json": pd.to_numeric(bare.where(valid & bare.notna()).map(
-            lambda v: float(bool(v)) if v is not None and v == v else np.nan), errors="coerce"),
+        "bare_json": bare.where(valid & bare.notna()).map(lambda v: np.nan if pd.isna(v) else float(bool(v)))
+        .astype(float),
     }, index=frame.index)
 
 
@@ -144,10 +144,10 @@ def article_metrics(frame: pd.DataFrame, labels: dict[str, ModelLabel] | None = 
 
 
 def _finish_reasons(frame: pd.DataFrame, keys: list[pd.Series]) -> pd.Series:
-    """Per item, 'reason count' pairs of the recorded finish reasons ('stop 3, length 1')."""
+    """Per item, 'reason count' pairs of the recorded finish reasons, alphabetical ('length 1, stop 3')."""
     if "finish_reason" not in frame or not frame["finish_reason"].notna().any():
         return pd.Series(dtype=object)
-    counts = frame["finish_reason"].groupby(keys).value_counts()
+    counts = frame["finish_reason"].groupby(keys).value_counts().sort_index()
     text = counts.index.get_level_values(-1).astype(str) + " " + counts.astype(str).to_numpy()
     return pd.Series(text, index=counts.index).groupby(level=[0, 1, 2]).agg(", ".join)
 

@@ -10,8 +10,8 @@ the Appendix sheet. Pure computation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ def _run_mixed(ctx: ReportContext) -> tuple[stats.TestResult, int, int, str]:
     data = _answers(ctx)
     result = stats.mixed_model(data)
     share = result.extra.get("item_share")
-    note = f"items explain {share:.0%} of the answer variance" if share is not None and share == share else ""
+    note = f"items explain {share:.0%} of the answer variance" if share is not None and not np.isnan(share) else ""
     return result, data["model"].nunique(), data["item"].nunique(), join_notes([("", note),
                                                                                ("", result.extra.get("warning", ""))])
 
@@ -99,8 +99,9 @@ def _on_block(test: Callable[[np.ndarray], stats.TestResult], column: str) -> Ru
         matrix, kept, note = block_matrix(ctx, column)
         result = test(matrix)
         if "epsilon" in result.extra:
-            note = join_notes([("", note), ("", f"Greenhouse–Geisser ε = {result.extra['epsilon']:.3f}; "
-                                                f"uncorrected p = {result.extra['p_uncorrected']:.3g}")])
+            correction = (f"Greenhouse–Geisser ε = {result.extra['epsilon']:.3f}; "
+                          f"uncorrected p = {result.extra['p_uncorrected']:.3g}")
+            note = join_notes([("", note), ("", correction)])
         return result, len(kept), matrix.shape[0], note
     return run
 

@@ -74,7 +74,7 @@ def _add_holm(table: pd.DataFrame) -> pd.DataFrame:
         holm_column = f"Holm {p_column}"
         table[holm_column] = np.nan
         table[holm_column] = table[holm_column].astype(object)
-        for _, index in table.groupby("Metric", dropna=True).groups.items():
+        for index in table.groupby("Metric", dropna=True).groups.values():
             column = list(table.loc[index, p_column])
             raw = [None if _is_missing(v) else float(v) for v in column]
             table.loc[index, holm_column] = [np.nan if v is None else v for v in stats.holm(raw)]

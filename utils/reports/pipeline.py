@@ -174,7 +174,9 @@ def run_comparison(settings: ReportSettings) -> StepOutcome:
 
 def run_heatmaps(settings: ReportSettings) -> StepOutcome:
     """generate_heatmaps.py: every heatmap set (and the leaderboard figure) as PNGs."""
-    from utils.reports import heatmaps  # matplotlib and seaborn: only this step needs them
+    from utils.reports import (
+        heatmaps,  # matplotlib and seaborn: only this step needs them
+    )
 
     ctx, loaded = load_context(settings)
     written = ensure_metrics(ctx, loaded, settings)

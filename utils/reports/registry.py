@@ -7,7 +7,8 @@ mapping and refuses a name listed twice, so nothing depends on import order.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 T = TypeVar("T")
 

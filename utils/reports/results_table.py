@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.run.results import IterationResult, ResultFileError, iter_result_files, load_result, parse_result_name
+from utils.run.results import (
+    IterationResult,
+    ResultFileError,
+    iter_result_files,
+    load_result,
+    parse_result_name,
+)
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ is one function here and one line in a list.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -19,7 +19,15 @@ from utils.reports.method_notes import METHOD_COLUMNS, method_rows
 from utils.reports.metrics import ARTICLE_COLUMNS, model_summary
 from utils.reports.registry import by_name
 from utils.reports.sheet_style import (
-    COUNT, DIVERGING, HIGHER_IS_BETTER, LOWER_IS_BETTER, PERCENT, THREE, TWO, metric_formats, metric_scales,
+    COUNT,
+    DIVERGING,
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    PERCENT,
+    THREE,
+    TWO,
+    metric_formats,
+    metric_scales,
 )
 
 SheetBuilder = Callable[[ReportContext], "SheetTable | None"]

@@ -14,8 +14,8 @@ from __future__ import annotations
 import gc
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

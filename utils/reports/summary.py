@@ -86,8 +86,8 @@ def consistency_table(ctx: ReportContext) -> pd.DataFrame:
         sub = ctx.by_model[model]
         notes = [("ICC", icc.note), ("flip rate", flips.note)]
         if icc.ok and icc.extra["items"] < matrix.shape[0]:
-            notes.append(("ICC", f"{matrix.shape[0] - icc.extra['items']} item(s) without a valid answer "
-                                 "in every iteration left out"))
+            left_out = matrix.shape[0] - icc.extra["items"]
+            notes.append(("ICC", f"{left_out} item(s) without a valid answer in every iteration left out"))
         rows.append([
             model, matrix.shape[0], matrix.shape[1], icc.value, icc.low, icc.high,
             icc.extra.get("items"), icc.extra.get("iterations"), per_item.mean(), int(per_item.notna().sum()),
