@@ -192,5 +192,5 @@ def test_bare_json_and_finish_reasons_are_extras(tmp_path, write_results):
     row = article_metrics(load_results_frame(tmp_path).frame).iloc[0]
     assert row["Bare JSON Rate"] == 0.5  # one of the two valid answers was the JSON object alone
     assert row["Finish Reasons"] == "json_complete 1, length 1, stop 1"
-    assert row["Latency All (s)"] == 1.0 and np.isnan(row["Latency Invalid (s)"]) is False
+    assert row["Latency All (s)"] == 1.0 and row["Latency Invalid (s)"] == 1.0
     assert ARTICLE_COLUMNS.index("Bare JSON Rate") > ARTICLE_COLUMNS.index("Mean Confidence")
