@@ -182,6 +182,14 @@ def test_summary_ci_and_consistency(project):
     assert len(method) >= 15 and method["Correction"].str.contains("Holm").any()
 
 
+def test_rank_by_chooses_the_leaderboard_order(project):
+    config = project / "config.yaml"
+    assert run(generate_model_comparison_report, "--config", config, "--rank-by", "latency") == 0
+    board = sheet(project / "reports" / "model_comparison_report.xlsx", "Leaderboard")
+    latency = pd.to_numeric(board["Latency All (s)"])
+    assert latency.iloc[0] == latency.min() and board["Latency vs Best"].iloc[0] == "best"
+
+
 def test_unknown_pair_is_reported_not_fatal(project, capsys):
     (project / "config.yaml").write_text(CONFIG.format(pairs="  - ['llama3:8b-q4_K_M', 'ghost:7b']\n"))
     assert run(generate_model_comparison_report, "--config", project / "config.yaml") == report_cli.EXIT_OK

@@ -132,6 +132,13 @@ def test_workbook_opens_in_libreoffice(tmp_path, write_results):
     subprocess.run([office, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
                    check=True, capture_output=True, timeout=180)
     assert (tmp_path / "r.pdf").stat().st_size > 1000
+    if shutil.which("pdftotext") is None:
+        return
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(tmp_path / "r.pdf"), "-"],
+                           check=True, capture_output=True, text=True).stdout
+    # the first printed page is the Leaderboard, whole rows wide: rank, model and verdict columns together
+    assert "Rank" in first and "Best" in first  # headers wrap, so their words stand on separate lines
+    assert ctx.best_model in first and "Notes" in first
 
 
 def test_blank_by_design_cells_and_wrapped_row_heights(tmp_path):

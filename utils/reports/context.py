@@ -44,7 +44,7 @@ class PairSpec:
 
 
 @dataclass(frozen=True)
-class ReportSettingsView:
+class ReportOptions:
     """The settings the computations read (seeded bootstrap, neutral band, ranking)."""
 
     seed: int = 42
@@ -62,7 +62,7 @@ class ReportContext:
     labels: dict[str, ModelLabel] = field(default_factory=dict)
     requested_pairs: tuple[tuple[str, str], ...] = ()
     all_pairs: bool = False
-    settings: ReportSettingsView = ReportSettingsView()
+    settings: ReportOptions = ReportOptions()
 
     @property
     def seed(self) -> int:
@@ -167,7 +167,7 @@ def build_context(frame: pd.DataFrame, labels: dict[str, ModelLabel], pairs: lis
     """A ReportContext with the per-item metrics computed."""
     return ReportContext(frame=frame, articles=article_metrics(frame, labels), labels=labels,
                          requested_pairs=tuple(tuple(p) for p in (pairs or [])),  # type: ignore[misc]
-                         all_pairs=all_pairs, settings=ReportSettingsView(**settings))
+                         all_pairs=all_pairs, settings=ReportOptions(**settings))
 
 
 def resolve_pairs(requested: list[tuple[str, str]], models: list[str], all_pairs: bool,
