@@ -42,6 +42,11 @@ def versus_best(matrix: pd.DataFrame, higher_is_better: bool) -> tuple[str | Non
     equal = ordered[others] == ordered[best_index]
     verdict[untested & equal] = "tied (equal)"
     verdict[untested & ~equal] = "untested"  # the reason goes to the Notes
+    # every shared item differs by the same amount (e.g. 50% against 100% valid on each): no t-test
+    # is needed to see that; say so rather than "untested"
+    constant = np.array([r.startswith("all differences are equal") for r in tests.reasons], dtype=bool)
+    worse_side = tests.diff < 0 if higher_is_better else tests.diff > 0
+    verdict[untested & constant & worse_side] = "worse (every item)"
     verdict[untested & ~np.isfinite(ordered[others])] = "n/a"
     reasons = np.where(verdict == "untested", np.array(tests.reasons, dtype=object), "")
     out = pd.DataFrame({"mean": means, "items": items, "diff": np.nan, "low": np.nan, "high": np.nan,
