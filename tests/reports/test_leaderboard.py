@@ -52,3 +52,10 @@ def test_pairs_naming_no_model_are_warned_once_and_replaced_by_the_best(caplog):
     kept = resolve_pairs([("M1", "m3"), ("ghost", "m1")], models, all_pairs=False, best="m2")
     assert [(p.a, p.b) for p in kept] == [("m1", "m3")]
     assert len(resolve_pairs([], models, all_pairs=True)) == 3
+
+
+def test_among_tied_best_values_the_overall_ranking_decides():
+    matrix = pd.DataFrame({"a": [1.0, 1.0, 1.0], "b": [1.0, 1.0, 1.0], "c": [0.5, 0.0, 1.0]})
+    assert versus_best(matrix, True)[0] == "a"
+    best, table = versus_best(matrix, True, prefer=["b", "a", "c"])
+    assert best == "b" and table.loc["a", "verdict"] == "tied (equal)"

@@ -24,14 +24,21 @@ SHORT = {"accuracy": "Accuracy", "valid_json_rate": "Valid JSON", "consistency":
          "latency": "Latency"}
 
 
-def versus_best(matrix: pd.DataFrame, higher_is_better: bool) -> tuple[str | None, pd.DataFrame]:
-    """(best model, per model: mean, items, difference to best, CI, Holm p, verdict) for one criterion."""
+def versus_best(matrix: pd.DataFrame, higher_is_better: bool,
+                prefer: list[str] | None = None) -> tuple[str | None, pd.DataFrame]:
+    """(best model, per model: mean, items, difference to best, CI, Holm p, verdict) for one criterion.
+
+    Among models tied on the best value, the first in ``prefer`` (the overall ranking) is the best.
+    """
     means = matrix.mean(axis=0)
     items = matrix.notna().sum(axis=0)
     ordered = stats.round_ties(means.to_numpy(float))
     if not np.isfinite(ordered).any():
         return None, pd.DataFrame({"mean": means, "items": items, "verdict": "n/a", "reason": ""})
-    best_index = int(np.nanargmax(ordered) if higher_is_better else np.nanargmin(ordered))
+    top = np.nanmax(ordered) if higher_is_better else np.nanmin(ordered)
+    candidates = [str(m) for m, v in zip(matrix.columns, ordered) if v == top]
+    first = min(candidates, key=lambda m: (prefer or []).index(m) if m in (prefer or []) else len(matrix.columns))
+    best_index = int(list(matrix.columns).index(first))
     others = np.array([i for i in range(matrix.shape[1]) if i != best_index], dtype=int)
     tests = stats.paired_t_columns(matrix.to_numpy(float), others, np.full(others.size, best_index))
     adjusted = np.array([np.nan if p is None else p
@@ -75,7 +82,8 @@ def leaderboard_table(ctx: ReportContext) -> pd.DataFrame:
     columns = leaderboard_columns(labelled)
     if not ctx.models:
         return pd.DataFrame(columns=columns)
-    results = {key: versus_best(ctx.criterion_matrices[key], bool(BY_KEY[key].higher_is_better))[1]
+    order = [str(m) for m in ctx.ranking.index]
+    results = {key: versus_best(ctx.criterion_matrices[key], bool(BY_KEY[key].higher_is_better), order)[1]
                for key in TESTED if key in ctx.criterion_matrices}
     total = len(ctx.item_index)
     macro = _macro_f1(ctx) if labelled else {}
@@ -142,5 +150,6 @@ def primary_differences(ctx: ReportContext) -> tuple[str, str | None, pd.DataFra
     """(criterion column, best model, per model difference to the best with CI) for the figure."""
     key = "accuracy" if ctx.has_gold_labels else "valid_json_rate"
     criterion = BY_KEY[key]
-    best, result = versus_best(ctx.criterion_matrices[key], bool(criterion.higher_is_better))
+    best, result = versus_best(ctx.criterion_matrices[key], bool(criterion.higher_is_better),
+                               [str(m) for m in ctx.ranking.index])
     return criterion.column, best, result.reindex(ctx.ranking.index)
