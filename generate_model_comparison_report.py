@@ -1,34 +1,39 @@
 #!/usr/bin/env python
-"""The model comparison workbook: consistency, bootstrap summaries, ANOVA and pairwise tests."""
+"""The model comparison workbook: the leaderboard, blocked tests, pairwise comparisons, consistency."""
 
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from utils.reports.cli import build_parser, run_script
 from utils.reports.pipeline import run_comparison
 
 DESCRIPTION = """\
 Compare the models of a sentiment run and write report_output_file (an Excel workbook)
-plus one CSV per sheet in report_output_csv_folder. Sheets:
-  Summary      per model: metrics over articles with 95% bootstrap CIs (seeded)
-  Consistency  per model: ICC(2,1) across iterations and the label flip rate
-  ANOVA        omnibus tests over all models (ANOVA, Welch, Kruskal-Wallis, Friedman,
-               repeated-measures ANOVA, Brown-Forsythe) and Tukey HSD pairs
-  Pairwise     per pair: paired t, Wilcoxon, Welch (raw scores), mean difference with CI,
-               Cohen's d_z and Holm-adjusted p-values, for mean sentiment, variance, speed
+plus one CSV per sheet in report_output_csv_folder. Every model reads the same items, so
+items are blocks and iterations repeated measures; tests are paired or blocked on items,
+and families of p-values are Holm-adjusted (only adjusted p is highlighted). Sheets:
+  Leaderboard  models ranked (accuracy when labelled, else valid-JSON rate then label
+               disagreement; --rank-by), per criterion the best model and which models
+               are tied with it (paired t on shared items, Holm), with item counts
+  Summary      per model, in Leaderboard order: metrics over items with 95% bootstrap
+               CIs, item counts and an item-adjusted mean sentiment
+  Consistency  ICC(2,1) across iterations, label disagreement and flip rate
+  Omnibus      mixed model (random item intercept), two-way ANOVA, Friedman and
+               Greenhouse-Geisser RM-ANOVA on the largest complete items x models block
+  Post-hoc     every pair of models, paired on items, Holm over all pairs
+  Pairwise     per configured pair: paired t, Wilcoxon, mean difference with CI,
+               Cohen's d_z, Holm p and Significant (Holm); pairs naming no model here
+               are warned about and replaced by comparisons with the best model
   Per Article  the two models of each pair side by side per article
-  Accuracy, Confusion, Calibration, Significance   only for labelled datasets: accuracy,
-               F1, MCC, ECE/Brier per model with a majority-class baseline; confusion
-               matrices; reliability bins; Cochran's Q, McNemar exact (Holm) and paired
-               bootstrap CIs per pair
-  Method       what data each test uses and its null hypothesis
-The article is the unit of analysis; iterations are repeated measures. Values that
-cannot be computed read "n/a" with the reason in the row's Notes. The metrics CSV is
-(re)written first when it is missing or older than the results.
+  Accuracy, Confusion, Calibration, Significance   only for labelled datasets
+  Appendix (unblocked)  tests treating models as independent groups, for comparison only
+  Method       per statistic: data, unit, null hypothesis, correction
+Values that cannot be computed read "n/a" with the reason in the row's Notes. The
+metrics CSV is (re)written first when it is missing or older than the results.
 Pairs come from comparison_pairs in the config (names as written there: ':' or '_',
-any case), every pair with --all-pairs or when the config lists none."""
+any case); without them each model is compared with the best; --all-pairs: every pair."""
 
 EXAMPLES = """\
 python generate_model_comparison_report.py

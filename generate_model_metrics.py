@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from utils.reports.cli import build_parser, run_script
 from utils.reports.pipeline import run_metrics
@@ -15,7 +15,9 @@ Compute, for every model and article, the metrics of the benchmark from the resu
   Valid JSON Rate     valid answers / answers
   Sentiment Variance  population variance (ddof=0) of the valid sentiments (n/a below 2)
   Mean Sentiment, Mean Confidence  means of the valid answers
-and write them to report_output_csv_file (model_metrics.csv, full precision) and to a
+then extra columns (latency over all answers and over invalid ones, bare-JSON rate,
+finish reasons, tokens/s, labels ...), and write them to report_output_csv_file
+(model_metrics.csv, full precision) and to a
 workbook next to it (model_metrics.xlsx: a per-model Summary sheet and a Per Article sheet).
 For results of a labelled dataset (--dataset in generate_model_sentiments.py) the CSV also
 gets Gold Label and Accuracy (share of the item's answers right) after those columns, and

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-from pathlib import Path
-from typing import Callable, Sequence
-
 import re
+import shutil
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 
+import pandas as pd
 import yaml
+from openpyxl import load_workbook
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -163,3 +164,9 @@ def render_feed(base: str, template: str | None = None) -> str:
 def no_robots_txt(server) -> None:
     """The loopback site has no robots.txt (404): every page may be fetched."""
     server.expect_request("/robots.txt").respond_with_data("Not found", status=404)
+
+
+def read_sheet(path: Path, name: str) -> pd.DataFrame:
+    """One sheet of a workbook read back with openpyxl (as a user's spreadsheet program would), as a DataFrame."""
+    rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
+    return pd.DataFrame(rows[1:], columns=rows[0])

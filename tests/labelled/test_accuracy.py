@@ -42,21 +42,19 @@ from utils.labelled.accuracy import (
     paired_bootstrap,
     prepare_answers,
     reliability_bins,
-    resolve_pairs,
-    score_label,
     spearman,
     weighted_f1,
 )
+from utils.labelled.labels import LABEL_SCORES, LABELS
 from utils.reports.accuracy_plots import accuracy_plots, f1_matrix
-from utils.config import Config
-from utils.labelled.datasets import LABEL_SCORES, LABELS
 from utils.reports.results_table import COLUMNS
 
 SCORE = {"positive": 0.8, "negative": -0.8, "neutral": 0.0}
 
 
-def config(**changes) -> Config:
-    return Config(models_to_test=["m1"], bootstrap_resamples=400, **changes)
+def sheets_of(frame: pd.DataFrame, pairs, seed: int = 42, resamples: int = 400) -> dict[str, pd.DataFrame]:
+    """The accuracy sheets of a results frame (no pairs given: every pair), neutral band 0.2."""
+    return accuracy_sheets(prepare_answers(frame, 0.2), pairs or None, resamples=resamples, seed=seed)
 
 
 def results_frame(records, subject="S") -> pd.DataFrame:
@@ -98,14 +96,6 @@ def assert_no_nan(sheets: dict[str, pd.DataFrame]) -> None:
 
 
 # --- labels and answers ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("score, band, label", [
-    (0.19, 0.2, "neutral"), (-0.19, 0.2, "neutral"), (0.2, 0.2, "positive"), (-0.2, 0.2, "negative"),
-    (0.3, 0.5, "neutral"), (None, 0.2, INVALID), (float("nan"), 0.2, INVALID),
-])
-def test_score_label_uses_the_neutral_band(score, band, label):
-    assert score_label(score, band) == label
 
 
 def test_prepare_answers_marks_invalid_and_fills_gold_scores():
@@ -351,17 +341,12 @@ def test_paired_bootstrap():
     assert isinstance(paired_bootstrap(gold[:1], a[:1], b[:1], 100, 0)["accuracy_diff"], NotAvailable)
 
 
-def test_pairs_resolve_to_result_folders():
-    assert resolve_pairs([("gemma3:270m", "smol/135m")], ["x"]) == [("gemma3_270m", "smol_135m")]
-    assert resolve_pairs([], ["c", "a", "b"]) == [("a", "b"), ("a", "c"), ("b", "c")]
-
-
 # --- the sheets ------------------------------------------------------------------------
 
 
 def test_sheets_match_scikit_learn_and_hand_counts():
     records = random_records(["m_a", "m_b"], items=60, iterations=3, seed=1)
-    sheets = accuracy_sheets(results_frame(records), [("m_a", "m_b")], config())
+    sheets = sheets_of(results_frame(records), [("m_a", "m_b")])
     assert set(sheets) == {"Accuracy", "Confusion", "Calibration", "Significance"}
     assert_no_nan(sheets)
     table = sheets["Accuracy"].set_index("model")
@@ -398,7 +383,7 @@ def test_sheets_match_scikit_learn_and_hand_counts():
 def test_significance_with_three_models_adjusts_and_finds_a_clear_winner():
     records = random_records(["good", "fair", "poor"], items=150, iterations=1, seed=2, p_invalid=0.0,
                              skill={"good": 0.95, "fair": 0.6, "poor": 0.2})
-    sheets = accuracy_sheets(results_frame(records), [], config(seed=3))
+    sheets = sheets_of(results_frame(records), [], seed=3)
     tests = sheets["Significance"]
     assert_no_nan(sheets)
     cochran = tests.iloc[0]
@@ -415,7 +400,7 @@ def test_degenerate_inputs_give_reasons_not_crashes():
         ("silent", 0, "k1", "positive", None, None), ("silent", 0, "k2", "positive", None, None),
         ("solo", 0, "k1", "positive", "positive", 0.9), ("solo", 0, "k2", "positive", "neutral", 0.7),
     ]
-    sheets = accuracy_sheets(results_frame(records), [("solo", "ghost")], config())
+    sheets = sheets_of(results_frame(records), [("solo", "ghost")])
     assert_no_nan(sheets)
     table = sheets["Accuracy"].set_index("model")
     silent = table.loc["silent"]
@@ -429,7 +414,7 @@ def test_degenerate_inputs_give_reasons_not_crashes():
 
 
 def test_one_model_only():
-    sheets = accuracy_sheets(results_frame(random_records(["only"], items=20, seed=4)), [], config())
+    sheets = sheets_of(results_frame(random_records(["only"], items=20, seed=4)), [])
     assert_no_nan(sheets)
     tests = sheets["Significance"]
     assert len(tests) == 1 and "needs at least 2 models" in tests.iloc[0]["notes"]
@@ -437,11 +422,11 @@ def test_one_model_only():
 
 def test_empty_results_give_empty_sheets_with_a_note():
     frame = pd.DataFrame(columns=COLUMNS)
-    sheets = accuracy_sheets(frame, [], config())
+    sheets = sheets_of(frame, [])
     assert sheets["Accuracy"]["notes"].tolist() == ["no answers with a gold label in these results"]
     assert sheets["Confusion"].empty and sheets["Calibration"].empty and sheets["Significance"].empty
     news_only = results_frame([("m", 0, "k", "neutral", "neutral", 0.5)]).assign(gold_label=None)
-    assert accuracy_sheets(news_only, [], config())["Confusion"].empty
+    assert sheets_of(news_only, [])["Confusion"].empty
 
 
 def test_subjects_are_kept_apart():
@@ -449,7 +434,7 @@ def test_subjects_are_kept_apart():
         results_frame(random_records(["m1", "m2"], items=10, seed=5), subject="FPB-AllAgree"),
         results_frame(random_records(["m1", "m2"], items=10, seed=6), subject="sample"),
     ])
-    sheets = accuracy_sheets(frame, [("m1", "m2")], config())
+    sheets = sheets_of(frame, [("m1", "m2")])
     table = sheets["Accuracy"]
     assert table.groupby("subject")["model"].apply(list).to_dict() == {
         "FPB-AllAgree": ["m1", "m2", BASELINE], "sample": ["m1", "m2", BASELINE]}
@@ -461,7 +446,7 @@ def test_subjects_are_kept_apart():
 
 def test_plots_write_pngs(tmp_path):
     records = random_records(["model:one", "model-two", "three"], items=30, seed=7)
-    sheets = accuracy_sheets(results_frame(records, subject="FPB-AllAgree"), [], config())
+    sheets = sheets_of(results_frame(records, subject="FPB-AllAgree"), [])
     paths = accuracy_plots(sheets, tmp_path / "heatmaps")
     assert [p.name for p in paths] == ["accuracy_f1_FPB-AllAgree.png", "reliability_FPB-AllAgree.png"]
     for path in paths:
@@ -471,5 +456,5 @@ def test_plots_write_pngs(tmp_path):
 
 
 def test_plots_with_no_results_write_nothing(tmp_path):
-    sheets = accuracy_sheets(pd.DataFrame(columns=COLUMNS), [], config())
+    sheets = sheets_of(pd.DataFrame(columns=COLUMNS), [])
     assert accuracy_plots(sheets, tmp_path) == []

@@ -21,6 +21,7 @@ import generate_model_comparison_report
 import generate_model_metrics
 import generate_model_sentiments
 from tests.helpers import SMOLLM2, write_config
+from tests.helpers import read_sheet as sheet
 from utils.reports.metrics import CSV_COLUMNS
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -93,12 +94,6 @@ def run(script, root: Path, *extra: str) -> int:
     return script.main(argv)
 
 
-def sheet(path: Path, name: str) -> pd.DataFrame:
-    """One sheet of a workbook read back with openpyxl, as a DataFrame."""
-    rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
-    return pd.DataFrame(rows[1:], columns=rows[0])
-
-
 def by_model(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.set_index("Model")
 
@@ -110,7 +105,9 @@ def test_comparison_report_has_accuracy_sheets_with_hand_worked_values(labelled)
     assert run(generate_model_comparison_report, labelled) == 0
     book_path = labelled / "out" / "model_comparison_report.xlsx"
     names = load_workbook(book_path, read_only=True).sheetnames
-    assert names[-5:] == [*ACCURACY_SHEETS, "Method"]
+    assert names[0] == "Leaderboard" and names[-6:] == [*ACCURACY_SHEETS, "Appendix (unblocked)", "Method"]
+    board = sheet(book_path, "Leaderboard")
+    assert board["Model"].iloc[0] == "oracle" and board["Accuracy vs Best"].iloc[0] == "best"
 
     acc = by_model(sheet(book_path, "Accuracy"))
     assert list(acc.index) == ["contrarian", "oracle", "shaky", "majority-class baseline"]
@@ -147,14 +144,16 @@ def test_significance_sheet_highlights_a_significant_mcnemar(labelled):
     ws = load_workbook(book_path)["Significance"]
     header = [c.value for c in ws[1]]
     row = next(r for r in ws.iter_rows(min_row=2) if r[header.index("Model B")].value == "contrarian")
-    assert row[header.index("p-value")].fill.fgColor.rgb.endswith("C6EFCE")
+    assert row[header.index("Holm p")].fill.fgColor.rgb.endswith("C6EFCE")  # adjusted p only
+    assert not row[header.index("p-value")].font.bold
 
 
 def test_method_sheet_explains_every_accuracy_test(labelled):
     assert run(generate_model_comparison_report, labelled) == 0
     method = sheet(labelled / "out" / "model_comparison_report.xlsx", "Method")
     statistics = " | ".join(method["Statistic"])
-    for name in ("McNemar exact", "Cochran's Q", "Paired bootstrap", "Holm", "ECE", "Brier", "Fleiss"):
+    assert "Holm" in " | ".join(method["Correction"])
+    for name in ("McNemar exact", "Cochran's Q", "Paired bootstrap", "ECE", "Brier", "Fleiss"):
         assert name in statistics, name
     assert {"Accuracy", "Calibration", "Significance"} <= set(method["Sheet"])
 
@@ -200,14 +199,17 @@ def test_heatmaps_add_f1_heatmap_and_reliability_diagrams(labelled):
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, name
 
 
-@pytest.mark.parametrize("company, expected", [("SAMPLE", ["sample"]), ("fpb-allagree", ["FPB-AllAgree"]),
-                                                ("NVDA", [])])
-def test_company_filter_takes_a_dataset_name(labelled, write_results, company, expected):
+@pytest.mark.parametrize("company, expected, exit_code", [
+    ("SAMPLE", ["sample"], 0),  # every model folder has files for it
+    ("fpb-allagree", ["FPB-AllAgree"], 1),  # 'shaky' has none: reported as skipped input
+    ("NVDA", [], 1),
+])
+def test_company_filter_takes_a_dataset_name(labelled, write_results, company, expected, exit_code):
     write_labelled(labelled / "sentiments", "oracle", oracle, subject="FPB-AllAgree", iterations=2)
     write_labelled(labelled / "sentiments", "contrarian", contrarian, subject="FPB-AllAgree", iterations=2)
     write_results(labelled / "sentiments", "oracle", [[0.2, 0.3]], subject="NVDA")
     code = run(generate_model_comparison_report, labelled, "--company", company)
-    assert code in (0, 1)  # 1: a model folder without files for that subject is reported as skipped
+    assert code == exit_code
     book_path = labelled / "out" / "model_comparison_report.xlsx"
     names = load_workbook(book_path, read_only=True).sheetnames
     if not expected:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.reports.comparison import build_context
+from utils.reports.context import build_context
 from utils.reports.heatmaps import (
     HEATMAP_SETS,
     article_label,
@@ -16,7 +16,9 @@ from utils.reports.heatmaps import (
     family_quantization_table,
     figure_size,
 )
-from utils.reports.metrics import MEAN_SENTIMENT, METRICS, VALID_JSON_RATE, article_metrics
+from utils.reports.metrics import METRICS, REQUIRED_METRICS, article_metrics
+
+MEAN_SENTIMENT, VALID_JSON_RATE = METRICS["mean_sentiment"], METRICS["valid_json_rate"]
 from utils.reports.model_labels import resolve_label
 from utils.reports.results_table import load_results_frame
 
@@ -73,9 +75,9 @@ def test_pngs_exist_decode_and_have_sensible_sizes(tmp_path, write_results):
     ctx = build_context(frame, {m: resolve_label(m) for m in frame["model"].unique()})
     paths = draw_all(ctx, tmp_path / "heatmaps")
     names = {p.name for p in paths}
-    for metric in METRICS.values():
-        assert f"{metric.slug}_heatmap.png" in names
-        assert f"{metric.slug}_family_quantization_heatmap.png" in names
+    for metric in REQUIRED_METRICS:
+        assert f"{metric.key}_heatmap.png" in names
+        assert f"{metric.key}_family_quantization_heatmap.png" in names
     for path in paths:
         image = mpimg.imread(path)
         height, width = image.shape[:2]

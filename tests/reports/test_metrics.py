@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.reports.metrics import ARTICLE_COLUMNS, CSV_COLUMNS, METRICS, article_metrics, model_summary
+from utils.reports.metrics import (
+    ARTICLE_COLUMNS,
+    CSV_COLUMNS,
+    REQUIRED_METRICS,
+    article_metrics,
+    model_summary,
+)
 from utils.reports.model_labels import (
     ModelLabel,
     match_model,
@@ -33,7 +39,9 @@ def test_csv_columns_start_with_the_known_seven():
         "Mean Sentiment", "Mean Confidence",
     ]
     assert ARTICLE_COLUMNS[:7] == CSV_COLUMNS
-    assert [m.column for m in METRICS.values()] == CSV_COLUMNS[2:]
+    assert [m.column for m in REQUIRED_METRICS] == CSV_COLUMNS[2:]
+    assert ARTICLE_COLUMNS.index("Latency All (s)") > 6 and "Bare JSON Rate" in ARTICLE_COLUMNS
+    assert "Finish Reasons" in ARTICLE_COLUMNS
 
 
 def test_definitions_on_a_hand_worked_article(tmp_path, write_results):
@@ -104,9 +112,29 @@ def test_labels_are_attached(tmp_path, write_results):
     ("smollm2-135m-instruct_q4_1", "smollm2-135m-instruct", "q4_1"),
     ("qwen2-7b-q8_0", "qwen2-7b", "q8_0"),
     ("phi3", None, None),
+    # every form llama.cpp file names and Ollama tags use (issue 10)
+    ("Meta-Llama-3-8B-Instruct-unsloth.Q8", "Meta-Llama-3-8B-Instruct-unsloth", "q8"),
+    ("model-Q8_0", "model", "q8_0"), ("model-q8", "model", "q8"), ("model.Q6_K", "model", "q6_K"),
+    ("model-Q5_K_M", "model", "q5_K_M"), ("model-Q4_0", "model", "q4_0"), ("model-IQ4_XS", "model", "iq4_XS"),
+    ("model-F16", "model", "f16"), ("model-fp16", "model", "f16"), ("model-BF16", "model", "bf16"),
+    ("model-F32", "model", "f32"), ("model-Q4_K_S", "model", "q4_K_S"), ("model:iq2_xxs", "model", "iq2_XXS"),
+    ("gemma3:270m", None, None),
 ])
 def test_parse_model_name(name, family, quantization):
     assert parse_model_name(name) == (family, quantization)
+
+
+def test_unknown_quantization_is_shown_not_dropped(tmp_path, write_results):
+    from utils.reports.heatmaps import family_quantization_table
+    from utils.reports.metrics import METRICS
+
+    write_results(tmp_path, "llama3-8b-unsloth.Q8", [[0.1, 0.2]])
+    write_results(tmp_path, "mystery-model", [[0.3, 0.4]])
+    labels = {m: resolve_label(m) for m in ("llama3-8b-unsloth.Q8", "mystery-model")}
+    table = family_quantization_table(article_metrics(load_results_frame(tmp_path).frame, labels),
+                                      METRICS["mean_sentiment"])
+    assert list(table.columns) == ["q8", "unknown"]
+    assert table.loc["mystery-model", "unknown"] == pytest.approx(0.35)
 
 
 def test_quantization_order():
@@ -152,3 +180,17 @@ def test_broken_inputs_become_named_problems(tmp_path, write_results, caplog):
     assert "marked valid have no 'sentiment'" in text
     assert loaded.files_read == 4 and set(loaded.models) == {"good", "partial"}
     assert "NVDA_2.json" in caplog.text
+
+
+def test_bare_json_and_finish_reasons_are_extras(tmp_path, write_results):
+    folder = write_results(tmp_path, "m", [[0.5, 0.7, None]])
+    for iteration, (bare, reason) in enumerate([(True, "json_complete"), (False, "stop"), (None, "length")]):
+        path = folder / f"NVDA_{iteration}.json"
+        data = json.loads(path.read_text())
+        data["sentiments"]["a0000000"].update(bare_json=bare, finish_reason=reason)
+        path.write_text(json.dumps(data))
+    row = article_metrics(load_results_frame(tmp_path).frame).iloc[0]
+    assert row["Bare JSON Rate"] == 0.5  # one of the two valid answers was the JSON object alone
+    assert row["Finish Reasons"] == "json_complete 1, length 1, stop 1"
+    assert row["Latency All (s)"] == 1.0 and row["Latency Invalid (s)"] == 1.0
+    assert ARTICLE_COLUMNS.index("Bare JSON Rate") > ARTICLE_COLUMNS.index("Mean Confidence")

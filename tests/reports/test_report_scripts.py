@@ -15,11 +15,13 @@ from scipy import stats as sps
 import generate_heatmaps
 import generate_model_comparison_report
 import generate_model_metrics
+from tests.helpers import read_sheet as sheet
 from utils.reports import cli as report_cli
-from utils.reports.metrics import CSV_COLUMNS, METRICS
+from utils.reports.metrics import CSV_COLUMNS, METRIC_LIST, REQUIRED_METRICS
 
 SCRIPTS = [generate_model_metrics, generate_model_comparison_report, generate_heatmaps]
-COMPARISON_SHEETS = ["Summary", "Consistency", "ANOVA", "Pairwise", "Per Article", "Method"]
+COMPARISON_SHEETS = ["Leaderboard", "Summary", "Consistency", "Omnibus", "Post-hoc", "Pairwise", "Per Article",
+                     "Appendix (unblocked)", "Method"]
 
 CONFIG = """\
 models_to_test:
@@ -60,11 +62,6 @@ def project(tmp_path, write_results) -> Path:
 
 def run(script, *args: str) -> int:
     return script.main([*map(str, args)])
-
-
-def sheet(path: Path, name: str) -> pd.DataFrame:
-    rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
-    return pd.DataFrame(rows[1:], columns=rows[0])
 
 
 # --- generate_model_metrics.py -----------------------------------------------------------
@@ -151,7 +148,7 @@ def test_comparison_report(project):
     assert (project / "reports" / "model_metrics.csv").is_file()  # metrics step ran first
     pairwise = sheet(path, "Pairwise")
     assert set(pairwise["Pair"]) == {"llama3_8b-q4_K_M vs llama3_8b-q8_0", "llama3_8b-q4_K_M vs old-tool-model"}
-    assert set(pairwise["Metric"]) == {m.column for m in METRICS.values() if m.pairwise}
+    assert set(pairwise["Metric"]) == {m.column for m in METRIC_LIST if m.pairwise}
     csv = pd.read_csv(project / "reports" / "model_metrics.csv")
     a = csv[csv["Model Name"] == "llama3_8b-q4_K_M"].set_index("Article Key")["Mean Sentiment"]
     b = csv[csv["Model Name"] == "llama3_8b-q8_0"].set_index("Article Key")["Mean Sentiment"]
@@ -177,19 +174,30 @@ def test_summary_ci_and_consistency(project):
     assert row["Iterations"] == 4 and row["Articles"] == 8
     consistency = sheet(path, "Consistency").set_index("Model")
     assert consistency.loc["llama3_8b-q4_K_M", "ICC(2,1)"] > consistency.loc["old-tool-model", "ICC(2,1)"]
-    anova = sheet(path, "ANOVA")
-    assert {"One-way ANOVA", "Welch's ANOVA", "Kruskal–Wallis", "Friedman", "Repeated-measures ANOVA",
-            "Tukey HSD"} <= set(anova["Test"])
+    omnibus = sheet(path, "Omnibus")
+    assert {"Linear mixed model", "Two-way ANOVA (item + model)", "Friedman",
+            "Repeated-measures ANOVA (GG)"} <= set(omnibus["Test"])
+    assert {"One-way ANOVA", "Welch's ANOVA", "Kruskal–Wallis"} <= set(sheet(path, "Appendix (unblocked)")["Test"])
     method = sheet(path, "Method")
-    assert len(method) >= 15 and method["Pools Raw Scores"].str.startswith("yes").any()
+    assert len(method) >= 15 and method["Correction"].str.contains("Holm").any()
+
+
+def test_rank_by_chooses_the_leaderboard_order(project):
+    config = project / "config.yaml"
+    assert run(generate_model_comparison_report, "--config", config, "--rank-by", "latency") == 0
+    board = sheet(project / "reports" / "model_comparison_report.xlsx", "Leaderboard")
+    latency = pd.to_numeric(board["Latency All (s)"])
+    assert latency.iloc[0] == latency.min() and board["Latency vs Best"].iloc[0] == "best"
 
 
 def test_unknown_pair_is_reported_not_fatal(project, capsys):
     (project / "config.yaml").write_text(CONFIG.format(pairs="  - ['llama3:8b-q4_K_M', 'ghost:7b']\n"))
-    assert run(generate_model_comparison_report, "--config", project / "config.yaml") == report_cli.EXIT_SKIPPED
+    assert run(generate_model_comparison_report, "--config", project / "config.yaml") == report_cli.EXIT_OK
     pairwise = sheet(project / "reports" / "model_comparison_report.xlsx", "Pairwise")
-    assert "unknown model 'ghost:7b'" in pairwise.iloc[0]["Notes"]
-    assert "ghost:7b" in capsys.readouterr().err
+    best = sheet(project / "reports" / "model_comparison_report.xlsx", "Leaderboard")["Model"].iloc[0]
+    assert (pairwise["Model A"] == best).all() and len(set(pairwise["Model B"])) >= 1  # against the best
+    err = capsys.readouterr().err
+    assert err.count("ghost:7b") == 1 and "comparing every model with the best-ranked one" in err
 
 
 def test_metrics_csv_is_rewritten_only_when_stale(project):
@@ -211,7 +219,7 @@ def test_heatmaps_script_writes_pngs(project):
     out = project / "out"
     assert run(generate_heatmaps, "--config", project / "config.yaml", "--output-dir", out, "-q") == 0
     pngs = sorted(p.name for p in (out / "heatmaps").glob("*.png"))
-    assert len(pngs) == 2 * len(METRICS)
+    assert len(pngs) == 2 * len(REQUIRED_METRICS) + 1
     assert (out / "model_metrics.csv").is_file()
 
 
@@ -241,5 +249,5 @@ def test_thirty_models_fourteen_iterations_twenty_articles(tmp_path, write_resul
     assert book.sheetnames == COMPARISON_SHEETS
     assert len(list(book["Summary"].iter_rows())) == 32
     assert len(list(book["Pairwise"].iter_rows())) == 1 + 2 * 4  # 2 pairs x 4 compared metrics
-    assert len(list((tmp_path / "heatmaps").glob("*.png"))) == 2 * len(METRICS)
+    assert len(list((tmp_path / "heatmaps").glob("*.png"))) == 2 * len(REQUIRED_METRICS) + 1
     print(f"three scripts on 31 models: {elapsed:.1f} s")

@@ -23,25 +23,19 @@ import itertools
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.contingency_tables import cochrans_q, mcnemar
-from statsmodels.stats.inter_rater import fleiss_kappa
-from statsmodels.stats.multitest import multipletests
 
-from utils.config import Config, safe_model_folder
-from utils.labelled.datasets import LABEL_SCORES, LABELS, label_from_score
+from utils.labelled.labels import INVALID, LABEL_SCORES, LABELS, labels_from_scores
+from utils.na import NA_TEXT, NotAvailable
 
 log = logging.getLogger(__name__)
 
-INVALID = "invalid"
 PREDICTED = (*LABELS, INVALID)
 BASELINE = "majority-class baseline"
-NA_TEXT = "n/a"
 CALIBRATION_BINS = 10
 _CHUNK = 500  # bootstrap resamples per matrix product; bounds memory for big files
 
@@ -70,27 +64,10 @@ _ANSWER_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class NotAvailable:
-    """A metric that cannot be computed here, and why."""
-
-    reason: str
-
-    def __str__(self) -> str:
-        return NA_TEXT
-
-
 Value = float | NotAvailable
 
 
 # --- answers -------------------------------------------------------------------------
-
-
-def score_label(score: float | None, neutral_band: float = 0.2) -> str:
-    """The label of a sentiment score with the neutral band; 'invalid' for a missing score."""
-    if score is None or not math.isfinite(score):
-        return INVALID
-    return label_from_score(score, neutral_band)
 
 
 def prepare_answers(frame: pd.DataFrame, neutral_band: float = 0.2) -> pd.DataFrame:
@@ -107,7 +84,7 @@ def prepare_answers(frame: pd.DataFrame, neutral_band: float = 0.2) -> pd.DataFr
     valid = data["valid"].eq(True).to_numpy() & sentiment.notna().to_numpy()
     data["sentiment"] = sentiment.where(valid)
     data["confidence"] = pd.to_numeric(data["confidence"], errors="coerce").where(valid)
-    data["predicted"] = [score_label(s if ok else None, neutral_band) for s, ok in zip(sentiment, valid)]
+    data["predicted"] = labels_from_scores(data["sentiment"].to_numpy(dtype=float), neutral_band)
     gold_score = pd.to_numeric(data["gold_score"], errors="coerce")
     data["gold_score"] = gold_score.fillna(data["gold"].map(LABEL_SCORES)).astype(float)
     data["correct"] = data["predicted"] == data["gold"]
@@ -235,6 +212,8 @@ def spearman(scores: Sequence[float], gold_scores: Sequence[float]) -> Value:
         return NotAvailable("the gold scores are all equal")
     if np.unique(scores).size < 2:
         return NotAvailable("the model gave the same score to every item")
+    from scipy import stats
+
     return float(stats.spearmanr(scores, gold_scores)[0])
 
 
@@ -246,6 +225,8 @@ def fleiss_agreement(answers: pd.DataFrame) -> Value:
     complete = wide.dropna()
     if len(complete) < 2:
         return NotAvailable("fewer than 2 items answered in every iteration")
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
     table = np.stack([(complete == label).sum(axis=1).to_numpy() for label in PREDICTED], axis=1)
     if np.count_nonzero(table.sum(axis=0)) < 2:
         return NotAvailable("every answer has the same label; kappa is undefined")
@@ -386,6 +367,8 @@ def cochran_test(correct: pd.DataFrame) -> dict[str, Value]:
     values = correct.to_numpy(int)
     if np.all(values.min(axis=1) == values.max(axis=1)):
         return _unavailable(names, "no item where the models disagree")
+    from statsmodels.stats.contingency_tables import cochrans_q
+
     result = cochrans_q(values)
     return {"statistic": _finite(result.statistic), "df": float(result.df), "p_value": _finite(result.pvalue)}
 
@@ -395,6 +378,8 @@ def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if not len(a):
         return _unavailable(("statistic", "p_value"), "no item answered by both models")
+    from statsmodels.stats.contingency_tables import mcnemar
+
     table = [[int(np.sum(a & b)), int(np.sum(a & ~b))], [int(np.sum(~a & b)), int(np.sum(~a & ~b))]]
     result = mcnemar(table, exact=True)
     return {
@@ -449,13 +434,6 @@ def paired_bootstrap(
     }
 
 
-def resolve_pairs(pairs: Iterable[Sequence[str]] | None, models: Sequence[str]) -> list[tuple[str, str]]:
-    """Configured pairs as result-folder names; every pair of ``models`` when none are configured."""
-    if pairs:
-        return [(safe_model_folder(a), safe_model_folder(b)) for a, b in pairs]
-    return list(itertools.combinations(sorted(models), 2))
-
-
 def pair_row(votes: pd.DataFrame, subject: str, a: str, b: str, resamples: int, seed: int) -> dict[str, Any]:
     """McNemar exact test and paired bootstrap for models a and b on their common items."""
     row: dict[str, Any] = {"subject": subject, "test": "McNemar exact + paired bootstrap", "model_a": a, "model_b": b}
@@ -475,7 +453,10 @@ def pair_row(votes: pd.DataFrame, subject: str, a: str, b: str, resamples: int, 
 def significance_table(
     answers: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, resamples: int, seed: int
 ) -> pd.DataFrame:
-    """Cochran's Q across all models and, per pair, McNemar (Holm-adjusted) and bootstrap CIs."""
+    """Cochran's Q across all models and, per pair, McNemar (Holm-adjusted) and bootstrap CIs.
+
+    ``pairs`` are result-folder names as the report resolved them; None compares every pair.
+    """
     rows: list[dict[str, Any]] = []
     for subject, per_subject in answers.groupby("subject", sort=True):
         votes = vote_frame(per_subject)
@@ -484,19 +465,24 @@ def significance_table(
         cochran = {"subject": subject, "test": "Cochran's Q (all models)", "model_a": ", ".join(models),
                    "items": len(correct), **cochran_test(correct)}
         rows.append(_cells(cochran))
-        pair_rows = [pair_row(votes, subject, a, b, resamples, seed) for a, b in resolve_pairs(pairs, models)]
+        wanted = list(itertools.combinations(models, 2)) if pairs is None else list(pairs)
+        pair_rows = [pair_row(votes, subject, a, b, resamples, seed) for a, b in wanted]
         rows += _holm(pair_rows)
     return _table(rows, SIGNIFICANCE_COLUMNS)
 
 
-def accuracy_sheets(frame: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, config: Config) -> dict[str, pd.DataFrame]:
-    """The sheets "Accuracy", "Confusion", "Calibration" and "Significance" for labelled results."""
-    answers = prepare_answers(frame, config.neutral_band)
+def accuracy_sheets(
+    answers: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, *, resamples: int, seed: int
+) -> dict[str, pd.DataFrame]:
+    """The sheets "Accuracy", "Confusion", "Calibration" and "Significance" of prepared answers.
+
+    ``answers`` come from :func:`prepare_answers`; ``pairs`` are result-folder names (None: every pair).
+    """
     return {
         "Accuracy": accuracy_table(answers),
         "Confusion": confusion_table(answers),
         "Calibration": calibration_table(answers),
-        "Significance": significance_table(answers, pairs, config.bootstrap_resamples, config.seed),
+        "Significance": significance_table(answers, pairs, resamples, seed),
     }
 
 
@@ -524,6 +510,8 @@ def _difference(a: Value, b: Value) -> Value:
 
 def _holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The pair rows with Holm-adjusted McNemar p-values over the pairs that have one."""
+    from statsmodels.stats.multitest import multipletests
+
     tested = [row for row in rows if isinstance(row.get("p_value"), float)]
     if tested:
         adjusted = multipletests([row["p_value"] for row in tested], method="holm")[1]

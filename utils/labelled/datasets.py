@@ -11,16 +11,19 @@ import csv
 import math
 import random
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from utils.items import Article, article_key
-from utils.io import file_sha256
 from utils.errors import DatasetError
+from utils.io import file_sha256
+from utils.items import Article, article_key
+from utils.labelled.labels import LABEL_SCORES, LABELS, label_from_score
 
-LABELS = ("negative", "neutral", "positive")
-LABEL_SCORES = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+__all__ = ["LABELS", "LABEL_SCORES", "LabelledDataset", "LabelledItem", "label_from_score", "load_fpb",
+           "load_labelled_csv", "sample_dataset", "stratified_sample"]
+
 FPB_FILES = {
     "all": "Sentences_AllAgree.txt",
     "75": "Sentences_75Agree.txt",
@@ -71,10 +74,6 @@ class LabelledDataset:
             for item in self.items
         ]
 
-    def gold_by_key(self) -> dict[str, tuple[str, float]]:
-        """(gold_label, gold_score) for every item key."""
-        return {item.key: (item.gold_label, item.gold_score) for item in self.items}
-
     def source_info(self) -> dict[str, Any]:
         """What a result file records so a number names exactly the split it came from."""
         return {
@@ -91,13 +90,6 @@ class LabelledDataset:
             "label_counts": self.label_counts(),
             "keys": [item.key for item in self.items],
         }
-
-
-def label_from_score(score: float, neutral_band: float = 0.2) -> str:
-    """'neutral' when |score| < neutral_band, else 'positive' or 'negative' by sign."""
-    if abs(score) < neutral_band:
-        return "neutral"
-    return "positive" if score > 0 else "negative"
 
 
 def load_fpb(

@@ -17,8 +17,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from utils.labelled.accuracy import NA_TEXT
-from utils.labelled.datasets import LABELS
+from utils.labelled.labels import LABELS
+from utils.na import NA_TEXT
 
 log = logging.getLogger(__name__)
 

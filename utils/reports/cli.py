@@ -3,9 +3,9 @@
 Exit codes (the same for the three scripts, and as in :mod:`utils.cli`):
 
 * 0: everything was read and written;
-* 1: the files were written, but some input was skipped (an unreadable or truncated
-  result file, a model folder without result files, a comparison pair naming an
-  unknown model); the warnings name each one;
+* 1: the files were written, but some input was unreadable and skipped (a broken or
+  truncated result file, a model folder without result files); the warnings name each one.
+  Comparison pairs naming models absent from the results are a warning, not an error;
 * 2: nothing was written: bad command line, bad config, no results to read, or an
   output file that cannot be written (one line on stderr says which);
 * 130: interrupted.
@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import logging
 import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from utils.cli import EXIT_FAILURES, EXIT_OK, EXIT_USAGE, run_cli, setup_logging
 from utils.config import DEFAULT_CONFIG_PATH, Config, load_config
 from utils.errors import ConfigError
+from utils.reports.criteria import RANK_CHOICES
 from utils.reports.model_labels import ModelLabel
 from utils.reports.pipeline import ReportSettings, StepOutcome
 
@@ -63,6 +64,9 @@ def build_parser(prog: str, description: str, examples: str, all_pairs: bool = F
     if all_pairs:
         parser.add_argument("--all-pairs", action="store_true",
                             help="compare every pair of models, not only comparison_pairs from the config")
+        parser.add_argument("--rank-by", choices=RANK_CHOICES, default="auto",
+                            help="Leaderboard order (default auto: accuracy when labelled, else valid-JSON "
+                                 "rate then label disagreement)")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="also log debug details")
     noise.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors")
@@ -117,6 +121,7 @@ def settings_from_args(args: argparse.Namespace) -> ReportSettings:
                 for s in specs},
         pairs=[tuple(p) for p in values["comparison_pairs"]], all_pairs=getattr(args, "all_pairs", False),
         seed=values["seed"], resamples=values["bootstrap_resamples"], neutral_band=values["neutral_band"],
+        rank_by=getattr(args, "rank_by", "auto"),
     )
 
 

@@ -1,17 +1,23 @@
-"""Heatmap PNGs: article × model per metric (with a Mean row), and family × quantization.
+"""Figures: article × model heatmaps per metric (with a Mean row), family × quantization
+heatmaps, the leaderboard figure, and the accuracy figures of labelled results.
 
 Figures are built on :class:`matplotlib.figure.Figure` objects (no pyplot state), sized
 from the number of cells and the length of the labels, and saved with a tight bounding
-box so long model names are never clipped. Heatmap sets are registered with
-:func:`register_heatmaps`, so later issues can add their own (e.g. per-class F1).
+box so long model names are never clipped. :data:`HEATMAP_SETS` lists every set drawn
+by ``generate_heatmaps.py``.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,9 +25,20 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from utils.reports.comparison import ReportContext
-from utils.reports.metrics import METRICS, Metric, model_summary
-from utils.reports.model_labels import quantization_rank
+from utils.labelled import accuracy
+from utils.reports.accuracy_plots import accuracy_plots
+from utils.reports.context import ReportContext
+from utils.reports.leaderboard import primary_differences
+from utils.reports.metrics import (
+    ITEM,
+    MODEL,
+    REQUIRED_METRICS,
+    SUBJECT,
+    Metric,
+    model_summary,
+)
+from utils.reports.model_labels import UNKNOWN, quantization_rank
+from utils.reports.registry import by_name
 
 log = logging.getLogger(__name__)
 
@@ -31,28 +48,48 @@ CHAR_IN = 0.075
 DPI = 110
 MAX_TITLE_CHARS = 42
 NA_COLOUR = "#e6e6e6"
-
-HeatmapBuilder = Callable[[ReportContext, Path], list[Path]]
-HEATMAP_SETS: dict[str, HeatmapBuilder] = {}
+ANNOTATE_ALL_CELLS = 400
 
 
-def register_heatmaps(name: str) -> Callable[[HeatmapBuilder], HeatmapBuilder]:
-    """Decorator adding a set of heatmaps drawn by ``generate_heatmaps.py``."""
-    def decorate(build: HeatmapBuilder) -> HeatmapBuilder:
-        HEATMAP_SETS[name] = build
-        return build
-    return decorate
+
+@dataclass(frozen=True)
+class FigureJob:
+    """One figure to draw: a pure drawing function and its (picklable) arguments."""
+
+    draw: Callable[..., Path | list[Path]]
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> list[Path]:
+        out = self.draw(*self.args, **self.kwargs)
+        return list(out) if isinstance(out, list) else [out]
 
 
-def draw_all(ctx: ReportContext, folder: Path) -> list[Path]:
-    """Every registered heatmap set drawn into ``folder``; the PNG paths written."""
+HeatmapBuilder = Callable[[ReportContext, Path], list[FigureJob]]
+
+
+def draw_all(ctx: ReportContext, folder: Path, workers: int | None = None) -> list[Path]:
+    """Every heatmap set drawn into ``folder``; the PNG paths written, in set order.
+
+    The tables are computed here; the figures are drawn by up to ``workers`` processes
+    (default: the number of cores, at most 2), since drawing text dominates the time.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, build in HEATMAP_SETS.items():
-        paths = build(ctx, folder)
-        log.debug("heatmap set %s: %d file(s)", name, len(paths))
-        written.extend(paths)
-    return written
+    jobs: list[FigureJob] = []
+    for name, (_, build) in HEATMAP_SETS.items():
+        found = build(ctx, folder)
+        log.debug("heatmap set %s: %d figure(s)", name, len(found))
+        jobs.extend(found)
+    workers = workers or min(2, os.cpu_count() or 1)
+    if workers < 2 or len(jobs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [path for job in jobs for path in job()]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return [path for paths in pool.map(_run_job, jobs) for path in paths]
+
+
+def _run_job(job: FigureJob) -> list[Path]:
+    """Draw one figure (in a worker process)."""
+    return job()
 
 
 # --- data --------------------------------------------------------------------------------
@@ -69,13 +106,13 @@ def article_label(key: str, title: str, with_ticker: str | None = None) -> str:
 
 def article_model_table(articles: pd.DataFrame, metric: Metric) -> pd.DataFrame:
     """Articles × models values of ``metric`` plus a final 'Mean' row (mean over articles)."""
-    several = articles["Ticker"].nunique() > 1
+    several = articles[SUBJECT].nunique() > 1
     labels = [article_label(k, t, s if several else None)
-              for s, k, t in zip(articles["Ticker"], articles["Article Key"], articles["Title"])]
+              for s, k, t in zip(articles[SUBJECT], articles[ITEM], articles["Title"])]
     table = (articles.assign(_label=labels)
-             .pivot_table(index="_label", columns="Model Name", values=metric.column,
+             .pivot_table(index="_label", columns=MODEL, values=metric.column,
                           aggfunc="mean", dropna=False, sort=True))
-    table = table.reindex(columns=sorted(articles["Model Name"].unique()))
+    table = table.reindex(columns=sorted(articles[MODEL].unique()))
     table.loc["Mean"] = table.mean(axis=0, skipna=True)
     table.index.name, table.columns.name = "Article", "Model"
     return table.astype(float)
@@ -84,8 +121,10 @@ def article_model_table(articles: pd.DataFrame, metric: Metric) -> pd.DataFrame:
 def family_quantization_table(articles: pd.DataFrame, metric: Metric) -> pd.DataFrame | None:
     """Families × quantizations: mean over the models in each cell of their article-averaged metric."""
     summary = model_summary(articles)
-    known = summary[(summary["Family"].fillna("") != "") & (summary["Quantization"].fillna("") != "")]
-    if known.empty:
+    summary["Family"] = summary["Family"].fillna("").replace("", np.nan).fillna(summary[MODEL])
+    summary["Quantization"] = summary["Quantization"].fillna("").replace("", UNKNOWN)
+    known = summary
+    if (known["Quantization"] == UNKNOWN).all():
         return None
     table = known.pivot_table(index="Family", columns="Quantization", values=metric.column, aggfunc="mean",
                               dropna=False)
@@ -117,9 +156,10 @@ def draw_heatmap(table: pd.DataFrame, metric: Metric, title: str, path: Path, me
         warnings.simplefilter("ignore", PendingDeprecationWarning)  # seaborn 0.13 calls cmap.set_bad
         sns.heatmap(
             table, ax=ax, cmap=metric.cmap, center=metric.center, vmin=_limit(values, metric.vmin, min),
-            vmax=_limit(values, metric.vmax, max), annot=table.size <= 2500, fmt=".2f",
+            vmax=_limit(values, metric.vmax, max), annot=_annotations(values, mean_row), fmt="",
             annot_kws={"size": 8}, linewidths=0.5, linecolor="white", mask=np.isnan(values),
-            xticklabels=True, yticklabels=True, cbar_kws={"label": metric.column, "shrink": 0.6},
+            # tick labels are set in _label_axes: asking seaborn for them costs a full draw (overlap check)
+            xticklabels=False, yticklabels=False, cbar_kws={"label": metric.column, "shrink": 0.6},
         )
     _mark_missing(ax, values)
     _label_axes(ax, table, title, mean_row)
@@ -127,6 +167,18 @@ def draw_heatmap(table: pd.DataFrame, metric: Metric, title: str, path: Path, me
     figure.savefig(path, bbox_inches="tight", pad_inches=0.3)
     log.info("wrote %s", path)
     return path
+
+
+def _annotations(values: np.ndarray, mean_row: bool) -> np.ndarray:
+    """The number written in each cell: every cell of a small table, only the Mean row of a big one.
+
+    Drawing text is most of a heatmap's time; past ANNOTATE_ALL_CELLS cells the colours and
+    the workbook carry the per-article numbers.
+    """
+    text = np.where(np.isfinite(values), np.char.mod("%.2f", np.nan_to_num(values)), "")
+    if values.size > ANNOTATE_ALL_CELLS:
+        text[: -1 if mean_row else None] = ""
+    return text
 
 
 def _limit(values: np.ndarray, fixed: float | None, pick: Callable) -> float | None:
@@ -156,33 +208,81 @@ def _label_axes(ax, table: pd.DataFrame, title: str, mean_row: bool) -> None:
         ax.get_yticklabels()[-1].set_fontweight("bold")
 
 
-# --- registered sets ---------------------------------------------------------------------
+# --- the sets ----------------------------------------------------------------------------
 
 
-@register_heatmaps("article × model")
-def article_heatmaps(ctx: ReportContext, folder: Path) -> list[Path]:
+def article_heatmaps(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     """One article × model heatmap per metric."""
     if ctx.articles.empty:
         return []
-    paths = []
-    for metric in METRICS.values():
+    jobs = []
+    for metric in REQUIRED_METRICS:
         table = article_model_table(ctx.articles, metric)
         title = f"{metric.column} per article and model (last row: mean over articles)"
-        paths.append(draw_heatmap(table, metric, title, folder / f"{metric.slug}_heatmap.png"))
-    return paths
+        jobs.append(FigureJob(draw_heatmap, (table, metric, title, folder / f"{metric.key}_heatmap.png")))
+    return jobs
 
 
-@register_heatmaps("family × quantization")
-def family_quantization_heatmaps(ctx: ReportContext, folder: Path) -> list[Path]:
-    """One family × quantization heatmap per metric, where families and quantizations are known."""
-    paths = []
-    for metric in METRICS.values():
+def family_quantization_heatmaps(ctx: ReportContext, folder: Path) -> list[FigureJob]:
+    """One family × quantization heatmap per metric ('unknown' where a quantization is not known)."""
+    jobs = []
+    for metric in REQUIRED_METRICS:
         table = family_quantization_table(ctx.articles, metric)
         if table is None:
-            log.info("no family × quantization heatmaps: no model has both a family and a quantization "
+            log.info("no family × quantization heatmaps: no model has a known quantization "
                      "(set them in config.yaml or use names like 'llama3-8b-q4_K_M')")
             return []
         title = f"{metric.column} by family and quantization (mean over models and articles)"
-        paths.append(draw_heatmap(table, metric, title, folder / f"{metric.slug}_family_quantization_heatmap.png",
-                                  mean_row=False))
-    return paths
+        path = folder / f"{metric.key}_family_quantization_heatmap.png"
+        jobs.append(FigureJob(draw_heatmap, (table, metric, title, path), {"mean_row": False}))
+    return jobs
+
+
+def leaderboard_figure(ctx: ReportContext, folder: Path) -> list[FigureJob]:
+    """Each model's difference to the best on the primary criterion, with its 95% CI (shared items)."""
+    if len(ctx.models) < 2:
+        return []
+    column, best, result = primary_differences(ctx)
+    if best is None:
+        return []
+    return [FigureJob(draw_leaderboard, (result, column, best, folder / "leaderboard.png"))]
+
+
+def draw_leaderboard(result: pd.DataFrame, column: str, best: str, path: Path) -> Path:
+    """Draw the leaderboard figure from :func:`~utils.reports.leaderboard.primary_differences`."""
+    order = result.index[::-1]
+    diff = result.loc[order, "diff"].fillna(0.0).to_numpy(float)
+    low = result.loc[order, "low"].to_numpy(float)
+    high = result.loc[order, "high"].to_numpy(float)
+    tied = result.loc[order, "verdict"].astype(str).str.startswith(("best", "tied")).to_numpy()
+    figure = Figure(figsize=(9, 1.5 + 0.28 * len(order)), dpi=DPI)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    y = np.arange(len(order))
+    has_ci = np.isfinite(low) & np.isfinite(high)
+    ax.hlines(y[has_ci], low[has_ci], high[has_ci], color="#777777", linewidth=1.5)
+    ax.scatter(diff, y, c=np.where(tied, "#2b8cbe", "#d7301f"), zorder=3, s=22)
+    ax.axvline(0, color="black", linewidth=1)
+    labels = [f"{m}  ({result.loc[m, 'mean']:.3f})" if pd.notna(result.loc[m, "mean"]) else f"{m}  (n/a)"
+              for m in order]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel(f"{column}: difference to the best model {best} (paired on shared items, 95% CI)")
+    ax.set_title(f"Leaderboard by {column}: blue = best or tied with best (Holm), red = worse", fontsize=11)
+    figure.savefig(path, bbox_inches="tight", pad_inches=0.3)
+    log.info("wrote %s", path)
+    return path
+
+
+def accuracy_figures(ctx: ReportContext, folder: Path) -> list[FigureJob]:
+    """Per dataset: the per-class F1 heatmap and the reliability diagrams (none without labels)."""
+    if not ctx.has_gold_labels:
+        return []
+    answers = ctx.labelled_answers  # the figures need no significance tests: skip the bootstrap
+    tables = {"Accuracy": accuracy.accuracy_table(answers), "Calibration": accuracy.calibration_table(answers)}
+    return [FigureJob(accuracy_plots, (tables, folder))]
+
+
+HEATMAP_SETS: dict[str, tuple[str, HeatmapBuilder]] = by_name([
+    ("article × model", article_heatmaps), ("family × quantization", family_quantization_heatmaps),
+    ("leaderboard", leaderboard_figure), ("accuracy", accuracy_figures),
+], lambda e: e[0], "heatmap set")

@@ -1,15 +1,16 @@
-"""Per (model, article) metrics and per-model summaries, computed from the long results table.
+"""Per (model, item) metrics and per-model summaries, computed from the long results table.
 
 Definitions (as in the tool this project grew from, plus n/a for degenerate cases):
 
-* Inference Rate (s): mean ``time_taken`` of the valid answers.
+* Inference Rate (s): mean ``time_taken`` of the valid answers (kept as the older tool defined it).
+* Latency All (s), Latency Invalid (s): mean ``time_taken`` of all answers, of the invalid ones.
 * Valid JSON Rate: valid answers / answers.
 * Sentiment Variance: population variance (ddof=0) of the valid sentiments across
   iterations; n/a below 2 valid answers (one answer says nothing about consistency).
 * Mean Sentiment, Mean Confidence: means of the valid answers.
 
-Each metric is declared once in :data:`METRICS`; the CSV, the workbooks and the
-heatmaps iterate that registry. Nothing here touches the disk.
+Every metric is declared once in :data:`METRIC_LIST`, which drives the computation, the
+CSV columns, the workbooks and the heatmaps. Nothing here touches the disk.
 """
 
 from __future__ import annotations
@@ -20,180 +21,186 @@ import numpy as np
 import pandas as pd
 
 from utils.reports.model_labels import ModelLabel
+from utils.reports.registry import by_name
+
+# The key columns of the per-item table (names kept from the older tool's CSV).
+MODEL = "Model Name"
+SUBJECT = "Ticker"  # the article ticker, or the labelled dataset's name
+ITEM = "Article Key"
+ITEM_INDEX = [SUBJECT, ITEM]
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One per-article metric: its CSV column and how it is shown."""
+    """One per-item metric: how it is computed from the answers, its column and how it is shown.
+
+    ``source`` is a per-answer value (see :func:`answer_values`) and ``how`` the aggregation
+    over an item's answers ('mean', 'var', 'std', 'min', 'max'); ``min_values`` answers with
+    a value are needed, else the cell is n/a.
+    """
 
     key: str
     column: str
-    higher_is_better: bool | None
-    cmap: str
+    source: str
+    how: str = "mean"
+    higher_is_better: bool | None = None
+    cmap: str = "viridis"
     vmin: float | None = None
     vmax: float | None = None
     center: float | None = None
     number_format: str = "0.00"
-    raw_column: str | None = None  # long-table column holding the raw per-answer values
+    min_values: int = 1
+    required: bool = False  # one of the older tool's five CSV metrics (in the Summary and heatmaps)
     pairwise: bool = False  # compared model against model in the Pairwise sheet
 
-    @property
-    def slug(self) -> str:
-        """File-name friendly key."""
-        return self.key
 
+METRIC_LIST = [
+    Metric("inference_rate", "Inference Rate (s)", "time_valid", higher_is_better=False, cmap="YlOrRd",
+           required=True, pairwise=True),
+    Metric("valid_json_rate", "Valid JSON Rate", "valid", higher_is_better=True, cmap="RdYlGn", vmin=0, vmax=1,
+           required=True, pairwise=True),
+    Metric("sentiment_variance", "Sentiment Variance", "sentiment", "var", higher_is_better=False, cmap="YlOrRd",
+           min_values=2, required=True, pairwise=True),
+    Metric("mean_sentiment", "Mean Sentiment", "sentiment", cmap="RdBu", vmin=-1, vmax=1, center=0.0,
+           required=True, pairwise=True),
+    Metric("mean_confidence", "Mean Confidence", "confidence", higher_is_better=True, cmap="Blues", vmin=0, vmax=1,
+           required=True),
+    Metric("sentiment_std", "Sentiment Std", "sentiment", "std", min_values=2),
+    Metric("min_sentiment", "Min Sentiment", "sentiment", "min"),
+    Metric("max_sentiment", "Max Sentiment", "sentiment", "max"),
+    Metric("tokens_per_second", "Tokens/s", "tokens_per_second", higher_is_better=True),
+    Metric("mean_completion_tokens", "Mean Completion Tokens", "completion_tokens"),
+    Metric("latency_all", "Latency All (s)", "time_all", higher_is_better=False, cmap="YlOrRd"),
+    Metric("latency_invalid", "Latency Invalid (s)", "time_invalid", higher_is_better=False),
+    Metric("bare_json_rate", "Bare JSON Rate", "bare_json", higher_is_better=True),
+]
+METRICS: dict[str, Metric] = by_name(METRIC_LIST, lambda m: m.key, "metric")
+REQUIRED_METRICS = [m for m in METRIC_LIST if m.required]
+BY_COLUMN = {m.column: m for m in METRIC_LIST}
 
-METRICS: dict[str, Metric] = {}
-
-
-def register_metric(metric: Metric) -> Metric:
-    """Add ``metric`` to METRICS (in declaration order) and return it."""
-    if metric.key in METRICS:
-        raise ValueError(f"metric {metric.key!r} registered twice")
-    METRICS[metric.key] = metric
-    return metric
-
-
-INFERENCE_RATE = register_metric(Metric(
-    "inference_rate", "Inference Rate (s)", False, "YlOrRd",
-    raw_column="time_taken", pairwise=True,
-))
-VALID_JSON_RATE = register_metric(Metric(
-    "valid_json_rate", "Valid JSON Rate", True, "RdYlGn", vmin=0, vmax=1, pairwise=True,
-))
-SENTIMENT_VARIANCE = register_metric(Metric(
-    "sentiment_variance", "Sentiment Variance", False, "YlOrRd", pairwise=True,
-))
-MEAN_SENTIMENT = register_metric(Metric(
-    "mean_sentiment", "Mean Sentiment", None, "RdYlGn", vmin=-1, vmax=1, center=0.0,
-    raw_column="sentiment", pairwise=True,
-))
-MEAN_CONFIDENCE = register_metric(Metric(
-    "mean_confidence", "Mean Confidence", True, "Blues", vmin=0, vmax=1,
-))
-
-CSV_COLUMNS = ["Model Name", "Article Key"] + [m.column for m in METRICS.values()]
+CSV_COLUMNS = [MODEL, ITEM] + [m.column for m in REQUIRED_METRICS]
+LABEL_COLUMNS = {"Family": "family", "Quantization": "quantization", "Prompt Mode": "prompt_mode",
+                 "Backend": "backend"}
 EXTRA_COLUMNS = [
-    "Ticker", "Answers", "Valid Answers", "Sentiment Std", "Min Sentiment", "Max Sentiment",
-    "Tokens/s", "Mean Completion Tokens", "Family", "Quantization", "Prompt Mode", "Backend",
-    "Title", "Notes",
+    SUBJECT, "Answers", "Valid Answers", *[m.column for m in METRIC_LIST if not m.required],
+    "Finish Reasons", *LABEL_COLUMNS, "Title", "Notes",
 ]
 ARTICLE_COLUMNS = CSV_COLUMNS + EXTRA_COLUMNS
 SUMMARY_COLUMNS = [
-    "Model Name", "Family", "Quantization", "Prompt Mode", "Articles", "Answers", "Valid Answers",
-    *[m.column for m in METRICS.values()], "Tokens/s", "Notes",
+    MODEL, "Family", "Quantization", "Prompt Mode", "Articles", "Answers", "Valid Answers",
+    *[m.column for m in REQUIRED_METRICS], "Tokens/s", "Latency All (s)", "Notes",
 ]
 
 
-def _valid_only(frame: pd.DataFrame, column: str) -> pd.Series:
-    """``column`` where the answer is valid, NaN elsewhere."""
-    return pd.to_numeric(frame[column], errors="coerce").where(frame["valid"].astype(bool))
+def answer_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per answer, every metric ``source``: valid-only values NaN on invalid answers."""
+    valid = frame["valid"].astype(bool)
 
+    def number(column: str) -> pd.Series:
+        if column not in frame:
+            return pd.Series(np.nan, index=frame.index)
+        return pd.to_numeric(frame[column], errors="coerce").astype(float)
 
-def _tokens_per_second(frame: pd.DataFrame) -> pd.Series:
-    """Completion tokens per second of each valid answer (NaN when unknown)."""
-    tokens = _valid_only(frame, "completion_tokens")
-    seconds = _valid_only(frame, "time_taken")
-    return (tokens / seconds.where(seconds > 0)).astype(float)
+    seconds = number("time_taken")
+    tokens = number("completion_tokens").where(valid)
+    bare = frame["bare_json"] if "bare_json" in frame else pd.Series(None, index=frame.index, dtype=object)
+    return pd.DataFrame({
+        "valid": valid.astype(float),
+        "sentiment": number("sentiment").where(valid),
+        "confidence": number("confidence").where(valid),
+        "time_valid": seconds.where(valid),
+        "time_all": seconds,
+        "time_invalid": seconds.where(~valid),
+        "completion_tokens": tokens,
+        "tokens_per_second": tokens / seconds.where(valid & (seconds > 0)),
+        "bare_json": bare.where(valid & bare.notna()).map(lambda v: np.nan if pd.isna(v) else float(bool(v)))
+        .astype(float),
+    }, index=frame.index)
 
 
 def article_metrics(frame: pd.DataFrame, labels: dict[str, ModelLabel] | None = None) -> pd.DataFrame:
-    """One row per (model, subject, article) with ARTICLE_COLUMNS, sorted by model then article."""
+    """One row per (model, subject, item) with ARTICLE_COLUMNS, sorted by model then item."""
     if frame.empty:
         return pd.DataFrame(columns=ARTICLE_COLUMNS)
-    work = frame.assign(
-        _valid=frame["valid"].astype(bool).astype(int),
-        _sent=_valid_only(frame, "sentiment"),
-        _conf=_valid_only(frame, "confidence"),
-        _time=_valid_only(frame, "time_taken"),
-        _tps=_tokens_per_second(frame),
-        _ctok=_valid_only(frame, "completion_tokens"),
-    )
-    grouped = work.groupby(["model", "subject", "key"], sort=True, dropna=False)
-    out = pd.DataFrame({
-        "Answers": grouped.size(),
-        "Valid Answers": grouped["_valid"].sum(),
-        "Inference Rate (s)": grouped["_time"].mean(),
-        "Mean Sentiment": grouped["_sent"].mean(),
-        "Sentiment Variance": grouped["_sent"].var(ddof=0),
-        "Sentiment Std": grouped["_sent"].std(ddof=0),
-        "Min Sentiment": grouped["_sent"].min(),
-        "Max Sentiment": grouped["_sent"].max(),
-        "Mean Confidence": grouped["_conf"].mean(),
-        "Tokens/s": grouped["_tps"].mean(),
-        "Mean Completion Tokens": grouped["_ctok"].mean(),
-        "Title": grouped.apply(_article_title, include_groups=False),
-    }).reset_index()
-    out["Valid JSON Rate"] = out["Valid Answers"] / out["Answers"]
-    too_few = grouped["_sent"].count().to_numpy() < 2
-    out.loc[too_few, ["Sentiment Variance", "Sentiment Std"]] = np.nan
-    out = out.rename(columns={"model": "Model Name", "subject": "Ticker", "key": "Article Key"})
-    out = _attach_labels(out, labels or {}, frame)
-    out["Notes"] = [
-        _article_note(int(v), t, c, k)
-        for v, t, c, k in zip(out["Valid Answers"], out["Inference Rate (s)"], out["Mean Confidence"], out["Tokens/s"])
-    ]
+    values = answer_values(frame)
+    keys = [frame["model"].rename(MODEL), frame["subject"].rename(SUBJECT), frame["key"].rename(ITEM)]
+    grouped = values.groupby(keys, sort=True, dropna=False)
+    out = pd.DataFrame({"Answers": grouped.size(), "Valid Answers": grouped["valid"].sum().astype(int)})
+    for metric in METRIC_LIST:
+        column = grouped[metric.source]
+        kwargs = {"ddof": 0} if metric.how in ("var", "std") else {}
+        result = getattr(column, metric.how)(**kwargs)
+        if metric.min_values > 1:
+            result = result.where(column.count() >= metric.min_values)
+        out[metric.column] = result.astype(float)
+    out["Finish Reasons"] = _finish_reasons(frame, keys).reindex(out.index).fillna("")
+    out["Title"] = _titles(frame, keys).reindex(out.index).fillna("")
+    out = out.reset_index()
+    for column, attr in LABEL_COLUMNS.items():
+        names = {m: getattr((labels or {}).get(m) or ModelLabel(m), attr) or "" for m in out[MODEL].unique()}
+        out[column] = out[MODEL].map(names)
+    out["Notes"] = _article_notes(out)
     return out[ARTICLE_COLUMNS].reset_index(drop=True)
 
 
-def _article_title(group: pd.DataFrame) -> str:
-    """The first non-empty title (else URL) of an article's answers."""
+def _finish_reasons(frame: pd.DataFrame, keys: list[pd.Series]) -> pd.Series:
+    """Per item, 'reason count' pairs of the recorded finish reasons, alphabetical ('length 1, stop 3')."""
+    if "finish_reason" not in frame or not frame["finish_reason"].notna().any():
+        return pd.Series(dtype=object)
+    counts = frame["finish_reason"].groupby(keys).value_counts().sort_index()
+    text = counts.index.get_level_values(-1).astype(str) + " " + counts.astype(str).to_numpy()
+    return pd.Series(text, index=counts.index).groupby(level=[0, 1, 2]).agg(", ".join)
+
+
+def _titles(frame: pd.DataFrame, keys: list[pd.Series]) -> pd.Series:
+    """Per item, its first non-empty title, else its first URL."""
+    parts = []
     for column in ("title", "url"):
-        if column in group:
-            values = [v for v in group[column] if isinstance(v, str) and v.strip()]
-            if values:
-                return values[0]
-    return ""
+        if column in frame:
+            text = frame[column].where(frame[column].map(lambda v: isinstance(v, str) and bool(v.strip())))
+            parts.append(text.groupby(keys).first())
+    if not parts:
+        return pd.Series(dtype=object)
+    return parts[0].combine_first(parts[1]) if len(parts) > 1 else parts[0]
 
 
-def _article_note(valid: int, rate: float, confidence: float, tokens: float) -> str:
-    """Why some metrics of one article row are n/a ('' when none are)."""
-    if valid == 0:
-        return "no valid answers: metrics other than Valid JSON Rate are n/a"
-    notes = []
-    if valid < 2:
-        notes.append("1 valid answer: Sentiment Variance needs 2")
-    if pd.isna(rate):
-        notes.append("no time_taken recorded: Inference Rate n/a")
-    if pd.isna(confidence):
-        notes.append("no confidence recorded: Mean Confidence n/a")
-    if pd.isna(tokens):
-        notes.append("no token counts recorded: Tokens/s, Mean Completion Tokens n/a")
-    return "; ".join(notes)
-
-
-def _attach_labels(out: pd.DataFrame, labels: dict[str, ModelLabel], frame: pd.DataFrame) -> pd.DataFrame:
-    """``out`` with Family, Quantization, Prompt Mode and Backend columns filled per model."""
-    def label(folder: str) -> ModelLabel:
-        return labels.get(folder) or ModelLabel(folder)
-
-    for column, attr in (("Family", "family"), ("Quantization", "quantization"),
-                         ("Prompt Mode", "prompt_mode"), ("Backend", "backend")):
-        out[column] = [getattr(label(m), attr) or "" for m in out["Model Name"]]
-    return out
+def _article_notes(out: pd.DataFrame) -> list[str]:
+    """Why some metrics of each item row are n/a ('' when none are); vectorised."""
+    none = out["Valid Answers"] == 0
+    reasons = [
+        (out["Valid Answers"] == 1, "1 valid answer: Sentiment Variance needs 2"),
+        (out["Inference Rate (s)"].isna(), "no time_taken recorded: Inference Rate n/a"),
+        (out["Mean Confidence"].isna(), "no confidence recorded: Mean Confidence n/a"),
+        (out["Tokens/s"].isna(), "no token counts recorded: Tokens/s, Mean Completion Tokens n/a"),
+    ]
+    text = pd.Series("", index=out.index)
+    for mask, reason in reasons:
+        text = text.where(~mask, text.where(text == "", text + "; ") + reason)
+    return text.where(~none, "no valid answers: metrics other than Valid JSON Rate are n/a").tolist()
 
 
 def model_summary(articles: pd.DataFrame) -> pd.DataFrame:
-    """One row per model: article-level metrics averaged over articles (SUMMARY_COLUMNS)."""
+    """One row per model: item-level metrics averaged over items (SUMMARY_COLUMNS)."""
     if articles.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    grouped = articles.groupby("Model Name", sort=True)
-    out = grouped[[m.column for m in METRICS.values()] + ["Tokens/s"]].mean()
+    grouped = articles.groupby(MODEL, sort=True)
+    numeric = [m.column for m in REQUIRED_METRICS] + ["Tokens/s", "Latency All (s)"]
+    out = grouped[numeric].mean()
     out["Articles"] = grouped.size()
     out["Answers"] = grouped["Answers"].sum()
     out["Valid Answers"] = grouped["Valid Answers"].sum()
     for column in ("Family", "Quantization", "Prompt Mode"):
         out[column] = grouped[column].first()
     out = out.reset_index()
-    out["Notes"] = [_summary_note(row) for _, row in out.iterrows()]
+    out["Notes"] = [_summary_note(row, numeric) for _, row in out.iterrows()]
     return out[SUMMARY_COLUMNS]
 
 
-def _summary_note(row: pd.Series) -> str:
+def _summary_note(row: pd.Series, numeric: list[str]) -> str:
     """Why some of a model's summary metrics are n/a ('' when none are)."""
-    missing = [c for c in [*(m.column for m in METRICS.values()), "Tokens/s"] if pd.isna(row[c])]
+    missing = [c for c in numeric if pd.isna(row[c])]
     if not missing:
         return ""
     if row["Valid Answers"] == 0:
         return "no valid answers at all"
-    return "n/a for every article: " + ", ".join(missing)
+    return "n/a for every item: " + ", ".join(missing)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+UNKNOWN = "unknown"  # shown for a model whose quantization is not known, never dropped
 # Display order of quantization columns: fewer bits first, unquantized last.
 QUANT_ORDER = [
-    "q2_K", "q3_K_S", "q3_K_M", "q3_K_L", "q4_0", "q4_1", "q4_K_S", "q4_K_M",
-    "q5_0", "q5_1", "q5_K_S", "q5_K_M", "q6_K", "q8_0", "f16", "bf16", "f32",
+    "iq1_S", "iq1_M", "q2_K", "iq2_XXS", "iq2_XS", "iq2_S", "iq2_M", "q3_K_S", "q3_K_M", "q3_K_L", "iq3_XXS",
+    "iq3_XS", "iq3_S", "iq3_M", "q4", "q4_0", "q4_1", "q4_K_S", "q4_K_M", "iq4_XS", "iq4_NL", "q5", "q5_0",
+    "q5_1", "q5_K_S", "q5_K_M", "q6", "q6_K", "q8", "q8_0", "f16", "bf16", "f32", UNKNOWN,
 ]
 _CANONICAL = {q.lower(): q for q in QUANT_ORDER}
-_CANONICAL.update({"fp16": "f16", "fp32": "f32", "bf16": "bf16", "iq4_xs": "iq4_XS", "iq4_nl": "iq4_NL"})
+_CANONICAL.update({"fp16": "f16", "fp32": "f32"})
+# q8, Q8_0, Q6_K, Q5_K_M, IQ4_XS, iq2_xxs, F16, fp16, BF16, F32 ... delimited by non-alphanumerics
 _QUANT_RE = re.compile(
-    r"(?<![a-z0-9])(i?q\d_(?:k_[sml]|k|\d|xs|nl)|fp16|fp32|bf16|f16|f32)(?![a-z0-9])",
+    r"(?<![a-z0-9])(i?q\d(?:_(?:k_[sml]|k|\d|xxs|xs|s|m|nl))?|fp16|fp32|bf16|f16|f32)(?![a-z0-9])",
     re.IGNORECASE,
 )
 

@@ -1,206 +1,148 @@
-"""The ANOVA sheet: omnibus tests over all models, then Tukey HSD pairs.
+"""The Omnibus, Post-hoc and Appendix sheets: do the models differ at all, and which pairs do.
 
-Each test is registered once in :data:`OMNIBUS_TESTS` with the data it uses and its
-Method-sheet note, so adding a test is one ``register_omnibus`` call. Pure computation.
+The primary tests block on the item (every model read the same items, iterations are
+repeated measures): a linear mixed model on every valid answer, a two-way ANOVA on
+per-item means, and Friedman and repeated-measures ANOVA (Greenhouse–Geisser) on the
+largest complete items × models block. Post-hoc comparisons are paired on items and
+Holm-adjusted over every pair. Tests treating models as independent groups live only on
+the Appendix sheet. Pure computation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from utils.reports import stats
-from utils.reports.comparison import NOT_APPLICABLE, ReportContext, join_notes
-from utils.reports.methods import MethodNote, register_method
+from utils.reports.context import ReportContext, join_notes
+from utils.reports.metrics import ITEM_INDEX
+from utils.reports.registry import by_name
 
-ANOVA_COLUMNS = [
-    "Test", "Comparison", "Metric", "Data", "Models", "N", "Statistic", "df", "Effect Size",
-    "Effect Measure", "p-value", "Significant", "Mean Diff", "CI Low", "CI High", "Notes",
+OMNIBUS_COLUMNS = [
+    "Test", "Metric", "Data", "Models", "Items", "N", "Statistic", "df", "Effect Size", "Effect Measure",
+    "p-value", "Significant", "Notes",
 ]
-
-Groups = tuple[list[str], list[np.ndarray], str]
+Run = Callable[[ReportContext], tuple[stats.TestResult, int, int, str]]
 
 
 @dataclass(frozen=True)
 class OmnibusTest:
-    """A test over all models: how to get its data and run it."""
+    """A test over all models: its name, the data it uses and how to run it."""
 
     name: str
     metric: str
     data: str
     effect_measure: str
-    run: Callable[[ReportContext], tuple[stats.TestResult, int, str]]
-
-
-OMNIBUS_TESTS: list[OmnibusTest] = []
-
-
-def register_omnibus(test: OmnibusTest, method: MethodNote) -> OmnibusTest:
-    """Add ``test`` to the ANOVA sheet and its note to the Method sheet."""
-    OMNIBUS_TESTS.append(test)
-    register_method(method)
-    return test
+    run: Run
 
 
 # --- data --------------------------------------------------------------------------------
 
 
-def _dropped_note(dropped: list[str], why: str) -> str:
-    """'N model(s) left out (why): names' or ''."""
-    if not dropped:
-        return ""
-    shown = ", ".join(dropped[:5]) + (" ..." if len(dropped) > 5 else "")
-    return f"{len(dropped)} model(s) left out ({why}): {shown}"
+def _names(names: list[str]) -> str:
+    """Up to five names, then '...'."""
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
 
 
-def article_groups(ctx: ReportContext, column: str) -> Groups:
-    """Per model, its per-article values of ``column`` (models without any left out)."""
-    matrix = ctx.metric_matrix(column)
-    names, groups, dropped = [], [], []
-    for model in matrix.columns:
-        values = matrix[model].dropna().to_numpy()
-        (names if values.size else dropped).append(model)
-        if values.size:
-            groups.append(values)
-    return names, groups, _dropped_note(dropped, f"no {column}")
+def block_matrix(ctx: ReportContext, column: str) -> tuple[np.ndarray, list[str], str]:
+    """The largest complete items × models block of one per-item metric, its models and a note."""
+    matrix = ctx.metric_matrix(column) if column in ctx.metric_matrices else ctx.criterion_matrices[column]
+    block = stats.maximal_complete_block(matrix.to_numpy(float))
+    kept = [str(matrix.columns[i]) for i in block.cols]
+    notes = []
+    if block.dropped_cols.size:
+        dropped = [str(matrix.columns[i]) for i in block.dropped_cols]
+        notes.append(f"{len(dropped)} model(s) left out to keep more items (they miss items the others "
+                     f"answered): {_names(dropped)}")
+    if block.dropped_rows.size:
+        notes.append(f"{block.dropped_rows.size} of {matrix.shape[0]} item(s) left out (not answered by every "
+                     "model kept)")
+    return matrix.to_numpy(float)[np.ix_(block.rows, block.cols)], kept, "; ".join(notes)
 
 
-def raw_groups(ctx: ReportContext) -> Groups:
-    """Per model, every valid raw sentiment score (iterations pooled)."""
-    names, groups, dropped = [], [], []
-    for model in ctx.models:
-        values = ctx.raw_values(model, "sentiment")
-        (names if values.size else dropped).append(model)
-        if values.size:
-            groups.append(values)
-    return names, groups, _dropped_note(dropped, "no valid answers")
+def _cells(ctx: ReportContext, column: str) -> pd.DataFrame:
+    """Long (item, model, value) rows of one per-item metric."""
+    long = ctx.metric_matrix(column).stack().rename("value").reset_index()
+    long["item"] = long[ITEM_INDEX[0]].astype(str) + "/" + long[ITEM_INDEX[1]].astype(str)
+    return long.rename(columns={"Model Name": "model"})[["item", "model", "value"]]
 
 
-def spread_groups(ctx: ReportContext) -> Groups:
-    """Per model, per article: mean absolute deviation of the valid scores from their median."""
-    valid = ctx.frame[ctx.frame["valid"].astype(bool)].dropna(subset=["sentiment"])
-    by_article = valid.groupby(["model", "subject", "key"])["sentiment"]
-    spread = by_article.apply(lambda s: np.abs(s - s.median()).mean() if s.size >= 2 else np.nan)
-    per_model = {m: g.dropna().to_numpy() for m, g in spread.groupby(level="model")}
-    names, groups, dropped = [], [], []
-    for model in ctx.models:
-        values = per_model.get(model, np.array([]))
-        (names if values.size else dropped).append(model)
-        if values.size:
-            groups.append(values)
-    return names, groups, _dropped_note(dropped, "no article with 2+ valid answers")
+def _answers(ctx: ReportContext) -> pd.DataFrame:
+    """Long (item, model, value) rows of every valid sentiment."""
+    frame = ctx.frame[ctx.frame["valid"].astype(bool)]
+    return pd.DataFrame({"item": frame["subject"].astype(str) + "/" + frame["key"].astype(str),
+                         "model": frame["model"], "value": pd.to_numeric(frame["sentiment"], errors="coerce")})
 
 
-def complete_matrix(ctx: ReportContext, column: str) -> tuple[np.ndarray, str]:
-    """Articles × models values of ``column`` restricted to articles every model has."""
-    matrix = ctx.metric_matrix(column)
-    empty = [m for m in matrix.columns if matrix[m].isna().all()]
-    matrix = matrix.drop(columns=empty)
-    complete = matrix.dropna()
-    notes = [_dropped_note(empty, f"no {column}")]
-    if len(complete) < len(matrix):
-        notes.append(f"{len(matrix) - len(complete)} article(s) not answered by every model left out")
-    return complete.to_numpy(), "; ".join(n for n in notes if n)
+def _run_mixed(ctx: ReportContext) -> tuple[stats.TestResult, int, int, str]:
+    data = _answers(ctx)
+    result = stats.mixed_model(data)
+    share = result.extra.get("item_share")
+    note = f"items explain {share:.0%} of the answer variance" if share is not None and not np.isnan(share) else ""
+    return result, data["model"].nunique(), data["item"].nunique(), join_notes([("", note),
+                                                                               ("", result.extra.get("warning", ""))])
 
 
-def _on_groups(test: Callable, getter: Callable[[ReportContext], Groups]) -> Callable:
-    """A runner applying a between-groups ``test`` to the groups from ``getter``."""
-    def run(ctx: ReportContext) -> tuple[stats.TestResult, int, str]:
-        names, groups, note = getter(ctx)
-        return test(groups), len(names), note
+def _run_two_way(ctx: ReportContext) -> tuple[stats.TestResult, int, int, str]:
+    cells = _cells(ctx, "Mean Sentiment")
+    result = stats.two_way_anova(cells)
+    share = result.extra.get("item_share")
+    note = f"items explain {share:.0%} of the sum of squares" if share is not None else ""
+    return result, cells["model"].nunique(), cells["item"].nunique(), note
+
+
+def _on_block(test: Callable[[np.ndarray], stats.TestResult], column: str) -> Run:
+    def run(ctx: ReportContext) -> tuple[stats.TestResult, int, int, str]:
+        matrix, kept, note = block_matrix(ctx, column)
+        result = test(matrix)
+        if "epsilon" in result.extra:
+            correction = (f"Greenhouse–Geisser ε = {result.extra['epsilon']:.3f}; "
+                          f"uncorrected p = {result.extra['p_uncorrected']:.3g}")
+            note = join_notes([("", note), ("", correction)])
+        return result, len(kept), matrix.shape[0], note
     return run
 
 
-def _on_matrix(test: Callable, column: str) -> Callable:
-    """A runner applying a blocked ``test`` to the complete articles × models matrix."""
-    def run(ctx: ReportContext) -> tuple[stats.TestResult, int, str]:
-        matrix, note = complete_matrix(ctx, column)
-        return test(matrix), matrix.shape[1] if matrix.ndim == 2 else 0, note
+def _on_groups(test: Callable, column: str) -> Run:
+    def run(ctx: ReportContext) -> tuple[stats.TestResult, int, int, str]:
+        matrix = ctx.metric_matrix(column)
+        groups = [matrix[m].dropna().to_numpy() for m in matrix.columns]
+        kept = [g for g in groups if g.size]
+        return test(kept), len(kept), matrix.shape[0], "models treated as independent groups"
     return run
 
 
-def _means(ctx: ReportContext) -> Groups:
-    """Per-article mean sentiments grouped by model."""
-    return article_groups(ctx, "Mean Sentiment")
+BLOCKED = "per-item values; items as blocks"
+OMNIBUS_TESTS = by_name([
+    OmnibusTest("Linear mixed model", "Sentiment", "every valid answer; random item intercept", "",
+                _run_mixed),
+    OmnibusTest("Two-way ANOVA (item + model)", "Mean Sentiment", "per-item mean sentiment", "partial η²",
+                _run_two_way),
+    OmnibusTest("Friedman", "Mean Sentiment", BLOCKED, "Kendall's W", _on_block(stats.friedman, "Mean Sentiment")),
+    OmnibusTest("Repeated-measures ANOVA (GG)", "Mean Sentiment", BLOCKED, "partial η²",
+                _on_block(stats.rm_anova, "Mean Sentiment")),
+    OmnibusTest("Friedman (valid JSON)", "Valid JSON Rate", BLOCKED, "Kendall's W",
+                _on_block(stats.friedman, "Valid JSON Rate")),
+    OmnibusTest("Friedman (consistency)", "Label Disagreement", BLOCKED, "Kendall's W",
+                _on_block(stats.friedman, "consistency")),
+], lambda t: t.name, "omnibus test")
+
+APPENDIX_TESTS = by_name([
+    OmnibusTest("One-way ANOVA", "Mean Sentiment", "per-item mean sentiment; models as independent groups", "η²",
+                _on_groups(stats.one_way_anova, "Mean Sentiment")),
+    OmnibusTest("Welch's ANOVA", "Mean Sentiment", "as the one-way ANOVA", "",
+                _on_groups(stats.welch_anova, "Mean Sentiment")),
+    OmnibusTest("Kruskal–Wallis", "Mean Sentiment", "as the one-way ANOVA, ranks", "ε²",
+                _on_groups(stats.kruskal_wallis, "Mean Sentiment")),
+    OmnibusTest("Brown–Forsythe", "Mean Sentiment", "as the one-way ANOVA, spread", "",
+                _on_groups(stats.brown_forsythe, "Mean Sentiment")),
+], lambda t: t.name, "appendix test")
 
 
-def _variances(ctx: ReportContext) -> Groups:
-    """Per-article sentiment variances grouped by model."""
-    return article_groups(ctx, "Sentiment Variance")
-
-
-MEANS = "per-article mean sentiment; models as groups"
-H0_EQUAL = "All models give the same mean sentiment."
-
-register_omnibus(
-    OmnibusTest("One-way ANOVA", "Mean Sentiment", MEANS, "η²", _on_groups(stats.one_way_anova, _means)),
-    MethodNote("ANOVA", "One-way ANOVA", "Each model's per-article mean sentiments (one value per "
-               "article) as independent groups.", H0_EQUAL + " Assumes equal variances."),
-)
-register_omnibus(
-    OmnibusTest("Welch's ANOVA", "Mean Sentiment", MEANS, "", _on_groups(stats.welch_anova, _means)),
-    MethodNote("ANOVA", "Welch's ANOVA", "As the one-way ANOVA.", H0_EQUAL + " Unequal variances allowed."),
-)
-register_omnibus(
-    OmnibusTest("Kruskal–Wallis", "Mean Sentiment", MEANS, "ε²", _on_groups(stats.kruskal_wallis, _means)),
-    MethodNote("ANOVA", "Kruskal–Wallis H", "As the one-way ANOVA, using ranks.",
-               "All models' per-article means come from the same distribution."),
-)
-register_omnibus(
-    OmnibusTest("Friedman", "Mean Sentiment", "per-article mean sentiment; articles as blocks",
-                "Kendall's W", _on_matrix(stats.friedman, "Mean Sentiment")),
-    MethodNote("ANOVA", "Friedman test (blocked)", "Per-article means of the articles every model "
-               "answered; each article is a block, so differences between articles are removed.",
-               "Within each article, the models' ranks are exchangeable (no model reads systematically "
-               "higher). Needs 3+ models."),
-)
-register_omnibus(
-    OmnibusTest("Repeated-measures ANOVA", "Mean Sentiment", "per-article mean sentiment; articles as subjects",
-                "partial η²", _on_matrix(stats.rm_anova, "Mean Sentiment")),
-    MethodNote("ANOVA", "Repeated-measures ANOVA (blocked)", "As the Friedman test: articles are the "
-               "subjects, models the within-subject factor (no sphericity correction).", H0_EQUAL),
-)
-register_omnibus(
-    OmnibusTest("One-way ANOVA (raw scores)", "Sentiment", "every valid answer; iterations pooled",
-                "η²", _on_groups(stats.one_way_anova, raw_groups)),
-    MethodNote("ANOVA", "One-way ANOVA on raw scores", "Every valid sentiment score of each model, "
-               "iterations pooled, for continuity with earlier reports. Iterations of one article "
-               "are not independent, so this p-value is optimistic.", H0_EQUAL, pools_raw_scores=True),
-)
-register_omnibus(
-    OmnibusTest("Brown–Forsythe (equal spread)", "Mean Sentiment", MEANS, "",
-                _on_groups(stats.brown_forsythe, _means)),
-    MethodNote("ANOVA", "Brown–Forsythe on per-article means", "Each model's per-article means.",
-               "All models' per-article means are equally spread (the equal-variance assumption of "
-               "the one-way ANOVA; if rejected, read Welch's ANOVA)."),
-)
-register_omnibus(
-    OmnibusTest("Brown–Forsythe (consistency)", "Sentiment Spread",
-                "per-article mean |score − article median|; models as groups", "η²",
-                _on_groups(stats.one_way_anova, spread_groups)),
-    MethodNote("ANOVA", "Brown–Forsythe test of consistency", "For each model and article with 2+ "
-               "valid answers, the mean absolute deviation of the iterations' scores from that "
-               "article's median; one-way ANOVA of these per-article spreads across models.",
-               "All models are equally consistent across iterations."),
-)
-register_omnibus(
-    OmnibusTest("Kruskal–Wallis", "Sentiment Variance", "per-article sentiment variance; models as groups",
-                "ε²", _on_groups(stats.kruskal_wallis, _variances)),
-    MethodNote("ANOVA", "Kruskal–Wallis on per-article variances", "Each model's per-article "
-               "variances (articles with 2+ valid answers).",
-               "All models' per-article variances come from the same distribution (equal consistency)."),
-)
-register_method(MethodNote(
-    "ANOVA", "Tukey HSD", "Per-article mean sentiments, models as independent groups (Tukey–Kramer "
-    "for unequal article counts).", "Each pair of models has the same mean; p-values and 95% CIs "
-    "are adjusted for all pairs.",
-))
-
-
-# --- table -------------------------------------------------------------------------------
+# --- tables ------------------------------------------------------------------------------
 
 
 def _df_text(df: tuple[float, ...]) -> str | None:
@@ -210,42 +152,46 @@ def _df_text(df: tuple[float, ...]) -> str | None:
     return ", ".join(str(int(d)) if float(d).is_integer() else f"{d:.2f}" for d in df)
 
 
-def _omnibus_row(ctx: ReportContext, test: OmnibusTest) -> dict:
-    """One ANOVA-sheet row for a registered test."""
-    result, models, data_note = test.run(ctx)
+def _row(ctx: ReportContext, test: OmnibusTest) -> dict:
+    result, models, items, data_note = test.run(ctx)
     return {
-        "Test": test.name, "Comparison": "all models", "Metric": test.metric, "Data": test.data,
-        "Models": models, "N": result.n, "Statistic": result.statistic, "df": _df_text(result.df),
-        "Effect Size": result.effect if test.effect_measure else NOT_APPLICABLE,
-        "Effect Measure": test.effect_measure, "p-value": result.p_value, "Significant": _yes_no(result),
-        "Mean Diff": NOT_APPLICABLE, "CI Low": NOT_APPLICABLE, "CI High": NOT_APPLICABLE,
+        "Test": test.name, "Metric": test.metric, "Data": test.data, "Models": models, "Items": items,
+        "N": result.n, "Statistic": result.statistic, "df": _df_text(result.df),
+        "Effect Size": result.effect if test.effect_measure else None, "Effect Measure": test.effect_measure,
+        "p-value": result.p_value, "Significant": None if not result.ok else ("yes" if result.significant else "no"),
         "Notes": join_notes([("", result.note), ("", data_note)]),
     }
 
 
-def _yes_no(result: stats.TestResult) -> str | None:
-    """'yes'/'no' for p < 0.05, None when there is no p-value."""
-    return None if not result.ok else ("yes" if result.significant else "no")
+def omnibus_table(ctx: ReportContext) -> pd.DataFrame:
+    """Every blocked omnibus test."""
+    return pd.DataFrame([_row(ctx, t) for t in OMNIBUS_TESTS.values()], columns=OMNIBUS_COLUMNS)
 
 
-def _tukey_rows(ctx: ReportContext) -> list[dict]:
-    """Tukey HSD rows (or one n/a row) on per-article mean sentiment."""
-    names, groups, note = article_groups(ctx, "Mean Sentiment")
-    status, pairs = stats.tukey_hsd(groups, names)
-    base = {"Test": "Tukey HSD", "Metric": "Mean Sentiment", "Data": "per-article mean sentiment",
-            "Statistic": NOT_APPLICABLE, "Effect Size": NOT_APPLICABLE}
-    if not pairs:
-        return [{**base, "Comparison": "all pairs", "Models": len(names), "N": status.n,
-                 "Notes": join_notes([("", status.note), ("", note)])}]
-    return [
-        {**base, "Comparison": f"{p.a} − {p.b}", "Models": 2, "N": status.n, "df": _df_text(status.df[1:]),
-         "p-value": p.p_value, "Significant": None if p.p_value is None else ("yes" if p.p_value < stats.ALPHA else "no"),
-         "Mean Diff": p.diff, "CI Low": p.low, "CI High": p.high, "Notes": note}
-        for p in pairs
-    ]
+def appendix_table(ctx: ReportContext) -> pd.DataFrame:
+    """The unblocked tests of earlier reports, kept for comparison only."""
+    return pd.DataFrame([_row(ctx, t) for t in APPENDIX_TESTS.values()], columns=OMNIBUS_COLUMNS)
 
 
-def anova_table(ctx: ReportContext) -> pd.DataFrame:
-    """Every registered omnibus test, then the Tukey HSD pairs."""
-    rows = [_omnibus_row(ctx, test) for test in OMNIBUS_TESTS] + _tukey_rows(ctx)
-    return pd.DataFrame(rows, columns=ANOVA_COLUMNS)
+POSTHOC_COLUMNS = ["Model A", "Model B", "Shared Items", "Mean Diff (A−B)", "Diff CI Low", "Diff CI High",
+                   "t", "p (paired t)", "Holm p", "Significant (Holm)", "Notes"]
+
+
+def posthoc_table(ctx: ReportContext, column: str = "Mean Sentiment") -> pd.DataFrame:
+    """Every pair of models: paired t on per-item values over shared items, Holm over all pairs."""
+    matrix = ctx.metric_matrix(column)
+    k = matrix.shape[1]
+    if k < 2:
+        return pd.DataFrame([{"Notes": "needs 2+ models"}], columns=POSTHOC_COLUMNS)
+    left, right = np.triu_indices(k, 1)
+    tests = stats.paired_t_columns(matrix.to_numpy(float), left, right)
+    adjusted = np.array([np.nan if p is None else p
+                         for p in stats.holm([None if np.isnan(p) else float(p) for p in tests.p])], dtype=float)
+    names = np.asarray(matrix.columns, dtype=object)
+    return pd.DataFrame({
+        "Model A": names[left], "Model B": names[right], "Shared Items": tests.n,
+        "Mean Diff (A−B)": tests.diff, "Diff CI Low": tests.low, "Diff CI High": tests.high, "t": tests.t,
+        "p (paired t)": tests.p, "Holm p": adjusted,
+        "Significant (Holm)": np.where(np.isnan(adjusted), None, np.where(adjusted < stats.ALPHA, "yes", "no")),
+        "Notes": tests.reasons,
+    }, columns=POSTHOC_COLUMNS)

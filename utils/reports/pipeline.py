@@ -1,7 +1,7 @@
 """The three report steps, end to end: read the results, compute, write files.
 
 This is the I/O edge of the reports; the numbers come from pure modules
-(:mod:`utils.reports.metrics`, :mod:`utils.reports.comparison`, :mod:`utils.reports.omnibus`). Each step
+(:mod:`utils.reports.metrics`, :mod:`utils.reports.leaderboard`, :mod:`utils.reports.omnibus` ...). Each step
 returns a :class:`StepOutcome` listing what it wrote and what input it had to skip.
 """
 
@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from utils.reports import accuracy_sheets as accuracy_report
-from utils.reports import heatmaps
-from utils.reports import sheets as report_sheets  # noqa: F401  (registers sheets and heatmaps)
-from utils.reports.comparison import ReportContext, build_context, resolve_pairs
 from utils.errors import ReportError
-from utils.reports.metrics import CSV_COLUMNS
+from utils.reports import accuracy_sheets
+from utils.reports.context import ReportContext, build_context
+from utils.reports.excel import write_workbook
+from utils.reports.metrics import CSV_COLUMNS, ITEM, MODEL, SUBJECT
 from utils.reports.model_labels import ModelLabel, resolve_label
 from utils.reports.results_table import LoadedResults, load_results_frame
-from utils.reports.workbook import build_sheets, write_workbook
+from utils.reports.sheets import COMPARISON_SHEETS, METRICS_SHEETS, build_sheets
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,7 @@ class ReportSettings:
     seed: int = 42
     resamples: int = 2000
     neutral_band: float = 0.2
+    rank_by: str = "auto"
 
     @property
     def metrics_xlsx(self) -> Path:
@@ -66,13 +66,15 @@ def load_context(settings: ReportSettings) -> tuple[ReportContext, LoadedResults
     loaded = load_results_frame(settings.sentiments_dir, settings.company, settings.models)
     if loaded.frame.empty:
         raise ReportError(_nothing_found(settings, loaded))
-    labels = {folder: resolve_label(folder, settings.labels.get(folder), _file_label(loaded.frame, folder))
+    recorded = _file_labels(loaded.frame)
+    labels = {folder: resolve_label(folder, settings.labels.get(folder), recorded.get(folder))
               for folder in loaded.models}
     subjects = sorted(loaded.frame["subject"].unique())
     log.info("read %d result file(s): %d model(s), subject(s) %s",
              loaded.files_read, len(loaded.models), ", ".join(map(str, subjects)))
-    ctx = build_context(loaded.frame, labels, seed=settings.seed, resamples=settings.resamples,
-                        neutral_band=settings.neutral_band)
+    ctx = build_context(loaded.frame, labels, pairs=settings.pairs, all_pairs=settings.all_pairs,
+                        seed=settings.seed, resamples=settings.resamples, neutral_band=settings.neutral_band,
+                        rank_by=settings.rank_by)
     return ctx, loaded
 
 
@@ -87,16 +89,13 @@ def _nothing_found(settings: ReportSettings, loaded: LoadedResults) -> str:
     return f"{where}: no readable result files{what}{models}{skipped}"
 
 
-def _file_label(frame: pd.DataFrame, folder: str) -> ModelLabel:
-    """Family/quantization/prompt mode/backend as recorded in a model's result files."""
-    rows = frame[frame["model"] == folder]
-
-    def first(column: str) -> str | None:
-        values = rows[column].dropna()
-        values = values[values.astype(str) != ""]
-        return str(values.iloc[0]) if len(values) else None
-
-    return ModelLabel(folder, first("family"), first("quantization"), first("prompt_mode"), first("backend"))
+def _file_labels(frame: pd.DataFrame) -> dict[str, ModelLabel]:
+    """Per model folder: family/quantization/prompt mode/backend as first recorded in its result files."""
+    columns = ["family", "quantization", "prompt_mode", "backend"]
+    present = frame[columns].astype(object).where(frame[columns].notna() & (frame[columns].astype(str) != ""))
+    first = present.groupby(frame["model"]).first()
+    return {str(model): ModelLabel(str(model), *(None if pd.isna(v) else str(v) for v in row))
+            for model, row in first.iterrows()}
 
 
 # --- metrics step ------------------------------------------------------------------------
@@ -106,11 +105,11 @@ def write_metrics(ctx: ReportContext, settings: ReportSettings) -> list[Path]:
     """Write model_metrics.csv (full precision) and model_metrics.xlsx; the paths written."""
     settings.metrics_csv.parent.mkdir(parents=True, exist_ok=True)
     try:
-        accuracy_report.with_article_columns(ctx.articles, ctx).to_csv(settings.metrics_csv, index=False)
+        accuracy_sheets.with_article_columns(ctx.articles, ctx).to_csv(settings.metrics_csv, index=False)
     except OSError as exc:
         raise ReportError(f"{settings.metrics_csv}: cannot write: {exc.strerror or exc}") from None
     log.info("wrote %s (%d rows)", settings.metrics_csv, len(ctx.articles))
-    book = write_workbook(settings.metrics_xlsx, build_sheets("metrics", ctx))
+    book = write_workbook(settings.metrics_xlsx, build_sheets(METRICS_SHEETS, ctx))
     return [settings.metrics_csv, book]
 
 
@@ -127,7 +126,7 @@ def metrics_csv_is_current(ctx: ReportContext, loaded: LoadedResults, csv_path: 
     newest = max((Path(p).stat().st_mtime for p in loaded.frame["file"].unique() if Path(p).exists()), default=0)
     if csv_path.stat().st_mtime < newest:
         return False
-    keys = ["Model Name", "Ticker", "Article Key"]
+    keys = [MODEL, SUBJECT, ITEM]
     try:
         existing = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except (ValueError, OSError, pd.errors.ParserError):
@@ -159,8 +158,7 @@ def run_comparison(settings: ReportSettings) -> StepOutcome:
     """generate_model_comparison_report.py: the comparison workbook plus one CSV per sheet."""
     ctx, loaded = load_context(settings)
     written = ensure_metrics(ctx, loaded, settings)
-    ctx.pairs = resolve_pairs(settings.pairs, ctx.models, settings.all_pairs)
-    tables = build_sheets("comparison", ctx)
+    tables = build_sheets(COMPARISON_SHEETS, ctx)
     written.append(write_workbook(settings.report_xlsx, tables))
     stem = settings.report_xlsx.stem
     settings.csv_folder.mkdir(parents=True, exist_ok=True)
@@ -171,12 +169,15 @@ def run_comparison(settings: ReportSettings) -> StepOutcome:
         except OSError as exc:
             raise ReportError(f"{path}: cannot write: {exc.strerror or exc}") from None
         written.append(path)
-    problems = list(loaded.problems) + [f"comparison pair {p.label}: {p.note}" for p in ctx.pairs if not p.ok]
-    return StepOutcome(written, problems)
+    return StepOutcome(written, list(loaded.problems))
 
 
 def run_heatmaps(settings: ReportSettings) -> StepOutcome:
-    """generate_heatmaps.py: every registered heatmap set as PNGs."""
+    """generate_heatmaps.py: every heatmap set (and the leaderboard figure) as PNGs."""
+    from utils.reports import (
+        heatmaps,  # matplotlib and seaborn: only this step needs them
+    )
+
     ctx, loaded = load_context(settings)
     written = ensure_metrics(ctx, loaded, settings)
     written += heatmaps.draw_all(ctx, settings.heatmaps_dir)

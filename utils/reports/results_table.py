@@ -13,14 +13,20 @@ from pathlib import Path
 import pandas as pd
 
 from utils.items import snapshot_label, snapshot_mismatch
-from utils.run.results import IterationResult, ResultFileError, iter_result_files, load_result, parse_result_name
+from utils.run.results import (
+    IterationResult,
+    ResultFileError,
+    iter_result_files,
+    load_result,
+    parse_result_name,
+)
 
 log = logging.getLogger(__name__)
 
 COLUMNS = [
     "model", "subject", "iteration", "key", "valid", "sentiment", "confidence", "time_taken",
     "reasoning", "url", "published", "title", "gold_label", "gold_score",
-    "prompt_tokens", "completion_tokens", "prompt_truncated",
+    "prompt_tokens", "completion_tokens", "prompt_truncated", "bare_json", "finish_reason",
     "backend", "family", "quantization", "prompt_mode", "file",
 ]
 
@@ -86,6 +92,8 @@ def load_results_frame(
                 "prompt_tokens": item.prompt_tokens,
                 "completion_tokens": item.completion_tokens,
                 "prompt_truncated": item.prompt_truncated,
+                "bare_json": item.bare_json,
+                "finish_reason": item.finish_reason,
                 "backend": result.backend,
                 "family": result.family,
                 "quantization": result.quantization,

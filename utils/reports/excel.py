@@ -1,16 +1,11 @@
-"""Excel workbooks (openpyxl): a registry of sheet builders and one formatter for every sheet.
+"""Excel workbooks (openpyxl): one formatter for every sheet of every report.
 
-A report is a named list of registered sheet functions. Each takes the report's
-context and returns a :class:`SheetTable` (a DataFrame plus formatting hints), or
-None when the sheet does not apply. Adding a sheet is one decorated function::
-
-    @register_sheet("comparison", "Accuracy", order=60)
-    def accuracy_sheet(ctx) -> SheetTable | None: ...
-
-Every sheet gets a frozen header row and first column, an auto-filter, fitted column
-widths, number formats, "n/a" in cells that could not be computed, highlighted
-p-values below 0.05 and colour scales on metric columns. Only plain cell styles and
-standard conditional formats are used, so LibreOffice renders the file as Excel does.
+A sheet is a :class:`SheetTable` (a DataFrame plus formatting hints). Every sheet gets a
+frozen header row and first column, an auto-filter, fitted column widths, number formats,
+"n/a" in cells that could not be computed (blank where a statistic does not apply),
+highlighted adjusted p-values below 0.05, colour scales, and a page setup that prints
+(landscape, fitted to the page width, header row repeated on every page). Only plain cell
+styles and standard conditional formats are used, so LibreOffice renders the file as Excel does.
 """
 
 from __future__ import annotations
@@ -19,7 +14,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
@@ -28,13 +23,12 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from utils.reports.comparison import NOT_APPLICABLE
 from utils.errors import ReportError
-from utils.reports.metrics import Metric
+from utils.na import NA_TEXT, NotAvailable
 
 log = logging.getLogger(__name__)
 
-NA = "n/a"
+NA = NA_TEXT
 P_FORMAT = '[<0.0001]"<0.0001";0.0000'
 RED, WHITE, GREEN, YELLOW = "F8696B", "FFFFFF", "63BE7B", "FFEB84"
 _HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
@@ -44,7 +38,7 @@ _BOLD = Font(bold=True)
 _RIGHT = Alignment(horizontal="right")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 _TOP = Alignment(vertical="top")
-_MAX_WIDTH = {"Notes": 90}
+_MAX_WIDTH = {"Notes": 45}
 ROW_HEIGHT = 15.0
 
 
@@ -58,15 +52,6 @@ class ColourScale:
     low_value: float | None = None
     mid_value: float | None = None
     high_value: float | None = None
-
-    @classmethod
-    def for_metric(cls, metric: Metric) -> "ColourScale":
-        """Green for good, red for bad; red–white–green centred on 0 for diverging metrics."""
-        if metric.center is not None:
-            return cls(RED, GREEN, WHITE, metric.vmin, metric.center, metric.vmax)
-        if metric.higher_is_better is False:
-            return cls(GREEN, RED, YELLOW)
-        return cls(RED, GREEN, YELLOW)
 
     def rule(self) -> ColorScaleRule:
         """The openpyxl rule for this scale."""
@@ -96,44 +81,7 @@ class SheetTable:
     wrap_columns: list[str] = field(default_factory=lambda: ["Notes"])
     freeze: str = "B2"
     align_top: bool = False  # top-align every cell (for sheets of long wrapped text)
-
-
-SheetBuilder = Callable[[Any], "SheetTable | None"]
-
-
-@dataclass(frozen=True)
-class SheetEntry:
-    """A registered sheet of a report."""
-
-    name: str
-    order: int
-    build: SheetBuilder
-
-
-SHEETS: dict[str, list[SheetEntry]] = {}
-
-
-def register_sheet(report: str, name: str, order: int) -> Callable[[SheetBuilder], SheetBuilder]:
-    """Decorator adding a sheet builder to ``report`` at position ``order``."""
-    def decorate(build: SheetBuilder) -> SheetBuilder:
-        entries = SHEETS.setdefault(report, [])
-        if any(entry.name == name for entry in entries):
-            raise ValueError(f"sheet {name!r} registered twice in report {report!r}")
-        entries.append(SheetEntry(name, order, build))
-        entries.sort(key=lambda entry: entry.order)
-        return build
-    return decorate
-
-
-def build_sheets(report: str, context: Any) -> list[SheetTable]:
-    """The sheets of ``report`` built from ``context``, in order, skipping those that return None."""
-    tables = []
-    for entry in SHEETS.get(report, []):
-        table = entry.build(context)
-        if table is not None:
-            table.name = table.name or entry.name
-            tables.append(table)
-    return tables
+    highlight_columns: list[str] = field(default_factory=list)  # adjusted p: green below 0.05
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -184,6 +132,18 @@ def format_sheet(ws: Worksheet, table: SheetTable) -> None:
     _fit_row_heights(ws, table, widths)
     ws.freeze_panes = table.freeze
     ws.auto_filter.ref = f"A1:{get_column_letter(max(1, len(columns)))}{len(table.frame) + 1}"
+    set_print_layout(ws)
+
+
+def set_print_layout(ws: Worksheet) -> None:
+    """Landscape, fitted to one page wide (as many tall as needed), header row on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.page_margins.left = ws.page_margins.right = 0.4
 
 
 @dataclass(frozen=True)
@@ -192,17 +152,18 @@ class _ColumnPlan:
 
     numeric: bool
     number_format: str | None
-    p_value: bool
+    highlight: bool  # an adjusted p-value: highlighted below 0.05
     wrap: bool
     top: bool = False
 
 
 def _plan(table: SheetTable, name: str) -> _ColumnPlan:
     """The plan for column ``name`` of ``table``."""
-    p_value = name in table.p_columns
+    highlight = name in table.highlight_columns
+    p_value = highlight or name in table.p_columns
     numeric = p_value or name in table.formats or _is_numeric(table.frame[name])
     number_format = P_FORMAT if p_value else table.formats.get(name)
-    return _ColumnPlan(numeric, number_format, p_value, name in table.wrap_columns, table.align_top)
+    return _ColumnPlan(numeric, number_format, highlight, name in table.wrap_columns, table.align_top)
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -211,7 +172,7 @@ def _is_numeric(series: pd.Series) -> bool:
         return False
     if pd.api.types.is_numeric_dtype(series):
         return True
-    values = [v for v in series if not _is_blank(v) and not (isinstance(v, str) and v == NOT_APPLICABLE)]
+    values = [v for v in series if not _is_blank(v) and not isinstance(v, NotAvailable)]
     return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
@@ -227,8 +188,8 @@ def _is_blank(value: Any) -> bool:
 
 def _cell_value(value: Any, numeric: bool) -> Any:
     """What goes in the cell: numbers as floats/ints, blanks as 'n/a' in numeric columns."""
-    if isinstance(value, str) and value == NOT_APPLICABLE:
-        return None
+    if isinstance(value, NotAvailable):
+        return str(value) or None
     if _is_blank(value):
         return NA if numeric else None
     if hasattr(value, "item"):
@@ -245,7 +206,7 @@ def _style_header(ws: Worksheet, width: int) -> None:
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
         cell.border = Border(bottom=Side(style="thin"))
-    ws.row_dimensions[1].height = 32
+    ws.row_dimensions[1].height = 45  # three lines of header text
 
 
 def _style_cell(cell: Any, plan: _ColumnPlan) -> None:
@@ -258,7 +219,7 @@ def _style_cell(cell: Any, plan: _ColumnPlan) -> None:
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if plan.number_format and is_number:
         cell.number_format = plan.number_format
-    if plan.p_value and is_number and value < 0.05:
+    if plan.highlight and is_number and value < 0.05:
         cell.fill = _SIGNIFICANT_FILL
         cell.font = _BOLD
     if plan.wrap:
@@ -287,8 +248,8 @@ def _wrapped_lines(value: Any, width: float) -> int:
 
 
 def column_width(name: str, values: pd.Series, plan: _ColumnPlan) -> float:
-    """A width fitting the header's words and the longest shown value."""
-    header = max(max((len(word) for word in name.split()), default=0), min(len(name), 14))
+    """A width fitting the header's longest word (headers wrap on up to 3 lines) and the longest value."""
+    header = max(max((len(word) for word in name.split()), default=0), math.ceil(len(name) / 3))
     width = min(max(_longest(values, plan), header, 4) + 2, _MAX_WIDTH.get(name, 50))
     return float(width)
 
