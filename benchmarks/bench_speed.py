@@ -113,7 +113,7 @@ def _journal_answers(folder: Path) -> dict[str, int]:
     return counts
 
 
-def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7) -> dict[str, Any]:
+def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7, window: float = 12.0) -> dict[str, Any]:
     """kill -9 a real run at ``kills`` random moments; then finish it and check every file."""
     import random
     import shutil
@@ -136,7 +136,7 @@ def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7) -> di
     for _ in range(kills):
         before = _journal_answers(out)
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        time.sleep(rng.uniform(0.5, 12.0))
+        time.sleep(rng.uniform(0.5, window))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1
@@ -167,7 +167,8 @@ def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7) -> di
         same &= list(mine) == list(ref) and list(mine["sentiments"]) == list(ref["sentiments"]) and all(
             list(mine["sentiments"][k]) == list(ref["sentiments"][k]) for k in ref["sentiments"])
     shutil.rmtree(work, ignore_errors=True)
-    return {"kills": killed, "broken_files": broken, "finished_answers_redone": redone,
+    mid_unit = sum(1 for h in history if sum(h["after"].values()) > 0)
+    return {"kills": killed, "kills_leaving_journaled_answers": mid_unit, "broken_files": broken, "finished_answers_redone": redone,
             "answers_in_journals_before_last_run": expected, "resumed_by_last_run": resumed_total,
             "final_exit_code": final.returncode, "same_keys_and_fields_as_uninterrupted": same}
 
@@ -193,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave measurements out")
     parser.add_argument("--kills", type=int, default=0, metavar="N",
                         help="also kill -9 a real run at N random moments and check the files (default: off)")
+    parser.add_argument("--kill-window", type=float, default=12.0, metavar="S",
+                        help="kill moments are drawn from 0.5..S seconds after each start (default 12)")
     parser.add_argument("--json", type=Path, default=PROJECT / "benchmarks" / "bench_speed.json",
                         help="where the numbers go (default benchmarks/bench_speed.json)")
     args = parser.parse_args(argv)
@@ -237,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     if "reports" not in args.skip:
         out["reports"] = report_timings()
     if args.kills:
-        out["kill_9"] = kill_test(args.config, args.kills, min(args.articles, 4))
+        out["kill_9"] = kill_test(args.config, args.kills, min(args.articles, 4), window=args.kill_window)
     out["machine"]["load_average_at_end"] = os.getloadavg()
     print_table(out)
     args.json.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
@@ -283,7 +286,8 @@ def print_table(out: dict[str, Any]) -> None:
         print("   targets: >= 1.5x from workers or batched decoding; Ray within 10% of workers 2")
     if "kill_9" in out:
         k = out["kill_9"]
-        print(f"\n   kill -9 at {k['kills']} random moments: {k['broken_files']} broken files, "
+        print(f"\n   kill -9 at {k['kills']} random moments ({k['kills_leaving_journaled_answers']} left answers in a "
+              f"journal): {k['broken_files']} broken files, "
               f"{k['finished_answers_redone']} finished answers redone ({k['resumed_by_last_run']} resumed of "
               f"{k['answers_in_journals_before_last_run']} journaled), final files same keys and fields as an "
               f"uninterrupted run: {k['same_keys_and_fields_as_uninterrupted']}")
