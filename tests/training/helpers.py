@@ -1,0 +1,63 @@
+"""Builders the training tests share: a tiny FinancialPhraseBank-shaped folder and training configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.helpers import PROJECT
+
+FPB_DIR = PROJECT.parent / "shared" / "data" / "FinancialPhraseBank-v1.0"
+HAVE_FPB = (FPB_DIR / "Sentences_AllAgree.txt").is_file()
+NO_FPB_REASON = f"FinancialPhraseBank v1.0 not found at {FPB_DIR} (not redistributed)"
+
+_SUBJECTS = ["Norvik Shipping", "Halden Foods", "Arkon Mining", "Bellmar Steel", "Corvo Telecom",
+             "Dunmore Paper", "Elstree Retail", "Fjell Energy", "Garnet Bank", "Hollis Motors"]
+_PHRASES = {
+    "positive": "{c} raised its profit forecast for the year by {n} percent .",
+    "negative": "{c} cut {n} jobs after its quarterly sales fell short of plans .",
+    "neutral": "{c} will publish its interim report on {n} August .",
+}
+
+
+def sentences(count: int, offset: int = 0) -> list[tuple[str, str]]:
+    """``count`` distinct (sentence, label) pairs cycling through the three labels."""
+    labels = ["neutral", "positive", "neutral", "negative"]
+    out = []
+    for index in range(offset, offset + count):
+        label = labels[index % 4]
+        out.append((_PHRASES[label].format(c=_SUBJECTS[index % 10], n=index + 3), label))
+    return out
+
+
+def write_fpb(folder: Path, per_level: dict[str, int] | None = None) -> Path:
+    """A FinancialPhraseBank-shaped folder: each lower agreement file contains the higher ones."""
+    per_level = per_level or {"all": 40, "75": 12, "66": 8, "50": 8}
+    names = {"all": "AllAgree", "75": "75Agree", "66": "66Agree", "50": "50Agree"}
+    folder.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    offset = 0
+    for level in ("all", "75", "66", "50"):
+        lines += [f"{text}@{label}" for text, label in sentences(per_level[level], offset)]
+        offset += per_level[level]
+        (folder / f"Sentences_{names[level]}.txt").write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
+    return folder
+
+
+def write_training_config(folder: Path, fpb: Path | None, **sections) -> Path:
+    """A training config in ``folder`` whose outputs stay inside it."""
+    data = {
+        "run_name": "tiny-sentiment",
+        "output_dir": str(folder / "output"),
+        "dataset": {"fpb_path": str(fpb) if fpb else None, "seed": 7},
+        "modelfiles": {"folder": str(folder / "Modelfiles")},
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    path = folder / "training.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
