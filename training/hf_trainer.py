@@ -100,6 +100,23 @@ def sft_config(config: TrainingConfig, output_dir: Path, n_train: int, show_prog
     )
 
 
+def step_logger() -> Any:
+    """A trainer callback that logs every logged loss with the step and seconds per step."""
+    from transformers import TrainerCallback
+
+    class StepLogger(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and ("loss" in logs or "eval_loss" in logs):
+                per_step = (time.perf_counter() - self.started) / max(state.global_step, 1)
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if k in ("loss", "eval_loss", "learning_rate"))
+                log.info("step %d/%d: %s (%.1f s/step)", state.global_step, state.max_steps, shown, per_step)
+
+    return StepLogger()
+
+
 def train(config: TrainingConfig, base_path: Path, data: dict[str, list[dict]], show_progress: bool) -> TrainOutcome:
     """Fine-tune with LoRA, save the adapter and the merged model; returns steps and losses."""
     import torch
@@ -116,6 +133,7 @@ def train(config: TrainingConfig, base_path: Path, data: dict[str, list[dict]], 
         model=model, args=args, processing_class=tokenizer,
         train_dataset=Dataset.from_list(prompt_completion(data["train"])),
         eval_dataset=Dataset.from_list(prompt_completion(data["validation"])) if data["validation"] else None,
+        callbacks=[step_logger()],
     )
     if not data["validation"]:
         trainer.args.eval_strategy = "no"
