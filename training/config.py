@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from utils.errors import ConfigError
 
 DEFAULT_TRAINING_CONFIG = Path(__file__).resolve().parent / "config.yaml"
+PROJECT_MESSAGES = Path(__file__).resolve().parent.parent / "messages"
 Agreement = Literal["all", "75", "66", "50"]
 QUANT_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K")
 TEMPLATE_NAMES = ("chatml", "llama3", "mistral", "phi3", "gemma")
@@ -146,12 +147,18 @@ class TrainingConfig(Strict):
     output_dir: Path = Field(Path("output"), description="Data, adapter, merged model and GGUFs go here.")
     run_name: str = Field("smollm2-135m-sentiment", pattern=r"^[a-z0-9][a-z0-9._-]*$",
                           description="Name of the fine-tune (Ollama model name, file names).")
+    messages_folder: Path | None = Field(
+        None, description="Prompt texts the model is trained and evaluated with (default: the project's messages/).")
     dataset: DatasetSettings
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     modelfiles: ModelfileSettings = Field(default_factory=ModelfileSettings)
     ollama: RegisterSettings = Field(default_factory=RegisterSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+
+    @property
+    def prompts_folder(self) -> Path:
+        return self.messages_folder or PROJECT_MESSAGES
 
     @property
     def data_dir(self) -> Path:
@@ -178,6 +185,7 @@ def _resolve(config: TrainingConfig, base: Path) -> TrainingConfig:
     bm, ds, ex = config.base_model, config.dataset, config.export
     return config.model_copy(update={
         "output_dir": fix(config.output_dir),
+        "messages_folder": fix(config.messages_folder),
         "base_model": bm.model_copy(update={k: fix(getattr(bm, k)) for k in ("gguf_path", "hf_folder", "tokenizer_folder")}),
         "dataset": ds.model_copy(update={"fpb_path": fix(ds.fpb_path), "csv_files": [fix(p) for p in ds.csv_files]}),
         "export": ex.model_copy(update={"converter_cache": fix(ex.converter_cache)}),

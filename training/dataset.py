@@ -34,7 +34,6 @@ from utils.run.sources import DATASET_COMPANY
 
 log = logging.getLogger(__name__)
 
-MESSAGES_FOLDER = Path(__file__).resolve().parent.parent / "messages"
 LEVEL_ORDER = ("all", "75", "66", "50")  # highest agreement first
 
 
@@ -186,7 +185,7 @@ def build_dataset(config: TrainingConfig) -> DatasetResult:
     # Caps only shrink train/validation: the test split stays whole and disjoint.
     splits["train"] = _cap(splits["train"], settings.max_train_items, settings.seed)
     splits["validation"] = _cap(splits["validation"], settings.max_eval_items, settings.seed)
-    templates = load_templates(MESSAGES_FOLDER)
+    templates = load_templates(config.prompts_folder)
     files = {}
     for name, items in splits.items():
         files[name] = config.data_dir / f"{name}.jsonl"

@@ -153,9 +153,8 @@ def write_modelfiles(config: TrainingConfig) -> list[Path]:
     """A Modelfile per GGUF in the export folder; returns the paths written."""
     from training.export import exported_ggufs
     from utils.run.prompts import load_templates
-    from training.dataset import MESSAGES_FOLDER
 
-    system = load_templates(MESSAGES_FOLDER).system
+    system = load_templates(config.prompts_folder).system
     written = []
     for quant, gguf in exported_ggufs(config).items():
         path = modelfile_path(config, quant)

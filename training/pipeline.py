@@ -20,7 +20,6 @@ from utils.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
-PROJECT = Path(__file__).resolve().parent.parent
 _LEVEL_NAMES = {"all": "AllAgree", "75": "75Agree", "66": "66Agree", "50": "50Agree"}
 
 
@@ -54,7 +53,7 @@ def evaluation_config(config: TrainingConfig, quants: list[str]) -> Path:
         "sample_size": config.evaluate.iterations,
         "num_tokens_to_predict": 160,
         "context_window_size": 4096,
-        "messages_folder": str(PROJECT / "messages"),
+        "messages_folder": str(config.prompts_folder),
         "sentiment_save_folder": "sentiments",
         "report_output_file": "reports/model_comparison_report.xlsx",
         "report_output_csv_file": "reports/model_metrics.csv",
