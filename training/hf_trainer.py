@@ -96,7 +96,7 @@ def sft_config(config: TrainingConfig, output_dir: Path, n_train: int, show_prog
         save_strategy="no", report_to="none", disable_tqdm=not show_progress,
         use_cpu=not torch.cuda.is_available(), bf16=False, fp16=False, dataloader_num_workers=0,
         # A 135M-parameter model fits easily; recomputing activations only costs time here.
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
     )
 
 

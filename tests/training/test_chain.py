@@ -97,7 +97,7 @@ def test_comparison_workbook_has_the_accuracy_sheets(chain):
     workbook = load_workbook(config.evaluate.output_dir / "reports" / "model_comparison_report.xlsx", read_only=True)
     assert {"Accuracy", "Significance"} <= set(workbook.sheetnames)
     models = {row[0] for row in workbook["Accuracy"].iter_rows(min_row=2, values_only=True)}
-    assert {"tiny-sentiment:f16", "tiny-sentiment:q4_K_M", "smollm2-135m-instruct:q4_1"} <= models
+    assert {"tiny-sentiment_f16", "tiny-sentiment_q4_K_M", "smollm2-135m-instruct_q4_1"} <= models
 
 
 def test_f16_gguf_matches_the_merged_model(chain):
