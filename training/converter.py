@@ -18,6 +18,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from utils.errors import HarnessError
 
@@ -34,13 +35,16 @@ class ConverterError(HarnessError):
     """The converter could not be fetched or failed on a model."""
 
 
-def ensure_converter(cache: Path | None = None) -> Path:
-    """The folder holding convert_hf_to_gguf.py and gguf-py, downloading them on first use."""
+def ensure_converter(cache: Path | None = None, download: Callable[[Path], Path] | None = None) -> Path:
+    """The folder holding convert_hf_to_gguf.py and gguf-py, downloading them on first use.
+
+    ``download`` fetches the sdist into a folder and returns its path (default: pip).
+    """
     cache = Path(cache or DEFAULT_CACHE)
     if (cache / _MARKER).is_file():
         return cache
     with tempfile.TemporaryDirectory(prefix="llama-cpp-sdist-") as tmp:
-        sdist = _download_sdist(Path(tmp))
+        sdist = (download or _download_sdist)(Path(tmp))
         staging = Path(tmp) / "unpacked"
         count = _extract(sdist, staging)
         (staging / _MARKER).write_text(f"llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}: {count} files\n")
