@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from training.config import QUANT_TYPES, TrainingConfig
-from training.converter import ConverterError, convert_to_gguf
+from training.converter import convert_to_gguf
 from utils.errors import HarnessError
 from utils.io import file_sha256, write_json_atomic
 
@@ -55,10 +55,7 @@ def export_all(config: TrainingConfig) -> dict[str, Path]:
         raise HarnessError(f"{merged}: no merged model (run: python -m training finetune)")
     f16 = gguf_path(config, "F16")
     started = time.perf_counter()
-    try:
-        convert_to_gguf(merged, f16, "f16", config.export.converter_cache)
-    except ConverterError:
-        raise
+    convert_to_gguf(merged, f16, "f16", config.export.converter_cache)
     files = {"F16": f16}
     seconds = {"F16": round(time.perf_counter() - started, 1)}
     for quant in config.export.quantizations:
