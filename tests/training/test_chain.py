@@ -22,10 +22,10 @@ from utils.labelled.splits import read_split_keys
 from utils.run.answers import parse_answer
 
 FIXTURE_MESSAGES = Path(__file__).resolve().parent / "fixtures" / "messages"
-# F16 weights against the float32 PyTorch model: logits differ by rounding only. Measured
-# largest gap on these prompts: see test_f16_gguf_matches_the_merged_model (bound 0.25 of
-# logits whose spread is ~30).
-LOGIT_TOLERANCE = 0.25
+# F16 weights against the float32 PyTorch model: logits differ by rounding only. Measured on
+# these prompts: largest gap 0.026-0.035 on logits spanning ~44; the Q4_K_M file of the same
+# model is 4.1-4.4 off, so the bound tells a faithful export from a merely similar one.
+LOGIT_TOLERANCE = 0.1
 
 
 @pytest.fixture(scope="module")
