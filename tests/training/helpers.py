@@ -1,8 +1,14 @@
-"""Builders the training tests share: a tiny FinancialPhraseBank-shaped folder and training configs."""
+"""What the training tests share: a tiny FinancialPhraseBank-shaped folder, training configs, a loopback Ollama."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -61,3 +67,68 @@ def write_training_config(folder: Path, fpb: Path | None, **sections) -> Path:
     path = folder / "training.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+class FakeOllama(BaseHTTPRequestHandler):
+    blobs: dict = {}
+    creates: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status, body=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/api/version":
+            return self._reply(200, {"version": "0.13.1"})
+        return self._reply(404, {"error": "not found"})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            body = self._read_chunked()
+        else:
+            body = self.rfile.read(length)
+        if self.path.startswith("/api/blobs/sha256:"):
+            digest = self.path.rsplit("/", 1)[1]
+            if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+                return self._reply(400, {"error": "digest mismatch"})
+            FakeOllama.blobs[digest] = len(body)
+            return self._reply(201)
+        if self.path == "/api/create":
+            request = json.loads(body)
+            FakeOllama.creates.append(request)
+            missing = [name for name, digest in request.get("files", {}).items() if digest not in FakeOllama.blobs]
+            if missing:
+                return self._reply(400, {"error": f"blob for {missing[0]} not uploaded"})
+            return self._reply(200, {"status": "success"})
+        return self._reply(404, {"error": "not found"})
+
+    def _read_chunked(self) -> bytes:
+        data = b""
+        while True:
+            size = int(self.rfile.readline().strip(), 16)
+            if size == 0:
+                self.rfile.readline()
+                return data
+            data += self.rfile.read(size)
+            self.rfile.readline()
+
+
+@contextlib.contextmanager
+def fake_ollama() -> Iterator[str]:
+    """A loopback server speaking Ollama's blob/create/version wire format; yields its URL."""
+    FakeOllama.blobs, FakeOllama.creates = {}, []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -1,27 +1,24 @@
 """The whole chain on a tiny budget: ``python -m training all`` on a synthetic FinancialPhraseBank-shaped
 set (dataset → LoRA fine-tune → F16 + Q4_K_M GGUF → Modelfiles → register over loopback → base five-shot vs
 fine-tune zero-shot on the test split → comparison workbook), then the export proof against the merged
-PyTorch model. A short system message (tests/training/fixtures/messages) keeps the sequences short.
+PyTorch model. The short prompt set in training/prompts keeps the sequences short.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from tests.training.helpers import write_fpb, write_training_config
-from tests.training.test_register import FakeOllama
+from tests.helpers import PROJECT
+from tests.training.helpers import FakeOllama, fake_ollama, write_fpb, write_training_config
 from training.__main__ import main as training_main
 from training.config import load_training_config
 from training.export import gguf_path
 from utils.labelled.splits import read_split_keys
 from utils.run.answers import parse_answer
 
-FIXTURE_MESSAGES = Path(__file__).resolve().parent / "fixtures" / "messages"
+SHORT_PROMPTS = PROJECT / "training" / "prompts"  # short system message: shorter records, faster steps
 # F16 weights against the float32 PyTorch model: logits differ by rounding only. Measured on
 # these prompts: largest gap 0.026-0.035 on logits spanning ~44; the Q4_K_M file of the same
 # model is 4.1-4.4 off, so the bound tells a faithful export from a merely similar one.
@@ -33,22 +30,15 @@ def chain(tmp_path_factory):
     folder = tmp_path_factory.mktemp("chain")
     fpb = write_fpb(folder / "fpb", {"all": 40, "75": 12, "66": 0, "50": 0})
     config_path = write_training_config(
-        folder, fpb, messages_folder=str(FIXTURE_MESSAGES),
+        folder, fpb, messages_folder=str(SHORT_PROMPTS),
         dataset={"agreement_levels": ["all", "75"], "max_eval_items": 4},
         finetune={"max_steps": 10, "batch_size": 4, "learning_rate": 0.001, "eval_steps": 5, "logging_steps": 5,
                   "max_seq_length": 256, "warmup_ratio": 0.0},
         export={"quantizations": ["Q4_K_M"]},
         evaluate={"limit": 4, "iterations": 1, "output_dir": str(folder / "evaluation")},
     )
-    FakeOllama.blobs, FakeOllama.creates = {}, []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    host = f"http://127.0.0.1:{httpd.server_address[1]}"
-    try:
+    with fake_ollama() as host:
         code = training_main(["all", "--config", str(config_path), "--set", f"ollama.ollama_host={host}", "-q"])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     config = load_training_config(config_path)
     return code, config
 

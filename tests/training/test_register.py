@@ -7,17 +7,13 @@ No Ollama server can be installed on the build machines, so these are contract t
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import threading
 
 import httpx
 import pytest
 
-from tests.training.helpers import write_training_config
+from tests.training.helpers import FakeOllama, fake_ollama, write_training_config
 from training.config import load_training_config
 from training.export import gguf_path
 from training.modelfiles import write_modelfiles
@@ -27,68 +23,11 @@ from utils.config import load_config
 from utils.errors import BackendUnavailable, ConfigError, HarnessError
 
 
-class FakeOllama(BaseHTTPRequestHandler):
-    blobs: dict = {}
-    creates: list = []
-
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, status, body=None):
-        data = json.dumps(body).encode() if body is not None else b""
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        if self.path == "/api/version":
-            return self._reply(200, {"version": "0.13.1"})
-        return self._reply(404, {"error": "not found"})
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if self.headers.get("Transfer-Encoding") == "chunked":
-            body = self._read_chunked()
-        else:
-            body = self.rfile.read(length)
-        if self.path.startswith("/api/blobs/sha256:"):
-            digest = self.path.rsplit("/", 1)[1]
-            if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
-                return self._reply(400, {"error": "digest mismatch"})
-            FakeOllama.blobs[digest] = len(body)
-            return self._reply(201)
-        if self.path == "/api/create":
-            request = json.loads(body)
-            FakeOllama.creates.append(request)
-            missing = [name for name, digest in request.get("files", {}).items() if digest not in FakeOllama.blobs]
-            if missing:
-                return self._reply(400, {"error": f"blob for {missing[0]} not uploaded"})
-            return self._reply(200, {"status": "success"})
-        return self._reply(404, {"error": "not found"})
-
-    def _read_chunked(self) -> bytes:
-        data = b""
-        while True:
-            size = int(self.rfile.readline().strip(), 16)
-            if size == 0:
-                self.rfile.readline()
-                return data
-            data += self.rfile.read(size)
-            self.rfile.readline()
-
-
 @pytest.fixture
 def ollama_server(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    FakeOllama.blobs, FakeOllama.creates = {}, []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with fake_ollama() as host:
+        yield host
 
 
 @pytest.fixture
