@@ -10,6 +10,7 @@ from pathlib import Path
 
 from utils.cli import EXIT_FAILURES, EXIT_OK, run_cli, setup_logging
 from utils.config import DEFAULT_CONFIG_PATH, load_config
+from utils.labelled.splits import DEFAULT_SPLIT_FILE
 from utils.run.sources import dataset_input, news_input
 from utils.run.prompts import load_templates
 from utils.run.runner import RunPlan, run_benchmark, summary_table
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="FinancialPhraseBank agreement level (default: all)")
     data.add_argument("--limit", type=int, metavar="N", help="stratified sample of N items")
     data.add_argument("--sample-seed", type=int, metavar="S", help="seed of that sample (default: seed)")
+    data.add_argument("--split", choices=["train", "validation", "test"],
+                      help="only the items of this split of the training pipeline's split file")
+    data.add_argument("--split-file", type=Path, default=DEFAULT_SPLIT_FILE, metavar="PATH",
+                      help="split file written by 'python -m training dataset' (default: %(default)s)")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logs, llama.cpp output")
     verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bar")
@@ -84,6 +89,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--snapshot PATH names one ticker's file; give a date to pin several tickers")
     if args.dataset and args.dataset_path is None:
         parser.error("--dataset needs --dataset-path")
+    if args.split and not args.dataset:
+        parser.error("--split needs --dataset")
     if args.offline and (args.refresh or args.fetch_only):
         parser.error("--offline cannot be combined with --refresh or --fetch-only")
     if args.force and args.keep_stale:
@@ -129,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         models = [config.model(name) for name in args.models] if args.models else list(config.models_to_test)
         if args.dataset:
             source = dataset_input(args.dataset, args.dataset_path, config, agreement=args.agreement,
-                                   limit=args.limit, sample_seed=args.sample_seed)
+                                   limit=args.limit, sample_seed=args.sample_seed,
+                                   split=args.split, split_file=args.split_file)
             return run_source(source, config, models)
         # Every ticker's snapshot is settled before any model runs, so that a bad ticker or
         # snapshot stops the command at once rather than after the first ticker's inference.

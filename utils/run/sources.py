@@ -59,14 +59,22 @@ DATASET_COMPANY = "the company the text is about"
 
 
 def dataset_input(kind: str, path: Path | None, config: Config, *, agreement: str = "all",
-                  limit: int | None = None, sample_seed: int | None = None) -> RunInput:
-    """A labelled dataset (FinancialPhraseBank or a text,label CSV), optionally sampled."""
-    from utils.labelled.datasets import load_fpb, load_labelled_csv
+                  limit: int | None = None, sample_seed: int | None = None,
+                  split: str | None = None, split_file: Path | None = None) -> RunInput:
+    """A labelled dataset (FinancialPhraseBank or a text,label CSV), optionally one split of it, sampled."""
+    from utils.labelled.datasets import load_fpb, load_labelled_csv, sample_dataset
+    from utils.labelled.splits import restrict_to_split
 
     seed = config.seed if sample_seed is None else sample_seed
     if kind == "fpb":
-        dataset = load_fpb(path, agreement, limit=limit, seed=seed)
+        dataset = load_fpb(path, agreement)
     else:
-        dataset = load_labelled_csv(path, neutral_band=config.neutral_band, limit=limit, seed=seed)
+        dataset = load_labelled_csv(path, neutral_band=config.neutral_band)
+    if split is not None:
+        # The split is taken before sampling, so a limit samples from the held-out items only.
+        dataset = restrict_to_split(dataset, split_file, split)
+    dataset = sample_dataset(dataset, limit, seed)
     source = {"kind": "dataset", **dataset.source_info()}
+    if split is not None:
+        source["split"] = {"name": split, "file": str(split_file), "file_sha256": file_sha256(split_file)}
     return RunInput(subject=dataset.name, company_name=DATASET_COMPANY, items=dataset.as_articles(), source=source)

@@ -1,0 +1,1 @@
+"""Fine-tuning pipeline: dataset, LoRA fine-tune, GGUF export, Modelfiles, Ollama registration."""

