@@ -27,7 +27,7 @@ COLUMNS = [
     "model", "subject", "iteration", "key", "valid", "sentiment", "confidence", "time_taken",
     "reasoning", "url", "published", "title", "gold_label", "gold_score",
     "prompt_tokens", "completion_tokens", "prompt_truncated", "bare_json", "finish_reason",
-    "backend", "family", "quantization", "prompt_mode", "file",
+    "backend", "family", "quantization", "prompt_mode", "snapshot", "file",
 ]
 
 
@@ -98,6 +98,7 @@ def load_results_frame(
                 "family": result.family,
                 "quantization": result.quantization,
                 "prompt_mode": result.prompt_mode,
+                "snapshot": label,
                 "file": str(path),
             })
     if wanted is not None:

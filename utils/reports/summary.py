@@ -19,7 +19,7 @@ def summary_columns() -> list[str]:
     metric_columns = [c for m in REQUIRED_METRICS
                       for c in (m.column, f"{m.column} CI Low", f"{m.column} CI High", f"{m.column} Items")]
     return ["Rank", "Model", "Family", "Quantization", "Prompt Mode", "Articles", "Iterations", "Answers",
-            *metric_columns, "Mean Sentiment (item-adjusted)", *SUMMARY_EXTRA, "Notes"]
+            *metric_columns, "Mean Sentiment (item-adjusted)", *SUMMARY_EXTRA, "Snapshot", "Notes"]
 
 
 def item_adjusted_means(matrix: pd.DataFrame) -> pd.Series:
@@ -35,6 +35,8 @@ def summary_table(ctx: ReportContext) -> pd.DataFrame:
     total = len(ctx.item_index)
     adjusted = item_adjusted_means(ctx.metric_matrix("Mean Sentiment"))
     iterations = ctx.frame.groupby("model")["iteration"].nunique()
+    snapshots = snapshots_read(ctx.frame)
+    shared = set(snapshots.values()) - {""}
     rows = []
     for model, rank in ctx.ranking.items():
         sub = ctx.by_model[model]
@@ -62,8 +64,20 @@ def summary_table(ctx: ReportContext) -> pd.DataFrame:
                 notes.append(("Latency Invalid (s)", "no time recorded for the invalid answers"))
         if sub["Mean Sentiment"].notna().sum() < total:
             notes.append(("", "means over fewer items than other models: compare Mean Sentiment (item-adjusted)"))
-        rows.append(row + [join_notes(notes)])
+        read = snapshots.get(model, "")
+        if len(shared) > 1 and read:
+            notes.append(("Snapshot", "the models did not all read the same article snapshot"))
+        rows.append(row + [read or None, join_notes(notes)])
     return pd.DataFrame(rows, columns=summary_columns())
+
+
+def snapshots_read(frame: pd.DataFrame) -> dict[str, str]:
+    """Per model, the article snapshot(s) its result files say it read ("" for datasets and
+    for files of the original tool, which record none)."""
+    if "snapshot" not in frame:
+        return {}
+    return {model: ", ".join(sorted({str(s) for s in column.dropna() if s}))
+            for model, column in frame.groupby("model")["snapshot"]}
 
 
 CONSISTENCY_COLUMNS = [
