@@ -163,6 +163,7 @@ def test_comparison_report(project):
     per_article = sheet(path, "Per Article")
     assert len(per_article) == 16 and per_article["Mean Sentiment A"].notna().all()
     assert (project / "reports" / "model_comparison_report_pairwise.csv").is_file()
+    assert (project / "reports" / "model_comparison_report_appendix_unblocked.csv").is_file()  # no brackets in names
 
 
 def test_summary_ci_and_consistency(project):

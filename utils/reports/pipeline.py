@@ -8,6 +8,7 @@ returns a :class:`StepOutcome` listing what it wrote and what input it had to sk
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def run_comparison(settings: ReportSettings) -> StepOutcome:
     stem = settings.report_xlsx.stem
     settings.csv_folder.mkdir(parents=True, exist_ok=True)
     for table in tables:
-        path = settings.csv_folder / f"{stem}_{table.name.lower().replace(' ', '_')}.csv"
+        path = settings.csv_folder / f"{stem}_{_file_word(table.name)}.csv"
         try:
             table.frame.to_csv(path, index=False)
         except OSError as exc:
@@ -182,3 +183,8 @@ def run_heatmaps(settings: ReportSettings) -> StepOutcome:
     written = ensure_metrics(ctx, loaded, settings)
     written += heatmaps.draw_all(ctx, settings.heatmaps_dir)
     return StepOutcome(written, list(loaded.problems))
+
+
+def _file_word(sheet_name: str) -> str:
+    """A sheet name as a shell-friendly file-name part: "Appendix (unblocked)" -> "appendix_unblocked"."""
+    return re.sub(r"[^a-z0-9-]+", "_", sheet_name.lower()).strip("_")
