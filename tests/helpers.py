@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -170,3 +171,18 @@ def read_sheet(path: Path, name: str) -> pd.DataFrame:
     """One sheet of a workbook read back with openpyxl (as a user's spreadsheet program would), as a DataFrame."""
     rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
     return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def real_ollama_host() -> str | None:
+    """The URL of a real Ollama server at OLLAMA_HOST that answers, else None (those tests skip)."""
+    import httpx
+
+    host = os.environ.get("OLLAMA_HOST")
+    if not host:
+        return None
+    host = host if "://" in host else f"http://{host}"
+    try:
+        httpx.get(f"{host}/api/version", timeout=2).raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return host

@@ -11,21 +11,18 @@ it (``--split test``), so the fine-tune is scored on sentences it never saw.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import random
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from training.config import TrainingConfig
 from utils.errors import DatasetError
-from utils.io import write_json_atomic
+from utils.io import write_json_atomic, write_jsonl_atomic
 from utils.labelled.datasets import FPB_FILES, LabelledItem, load_fpb, load_labelled_csv, stratified_sample
 from utils.labelled.splits import write_split_file
 from utils.run.answers import SentimentResponse, parse_answer
@@ -152,21 +149,6 @@ def chat_record(example: Example, templates: PromptTemplates, config: TrainingCo
     return {"key": example.key, "label": example.label, "agreement": example.agreement, "messages": messages}
 
 
-def _write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _cap(items: list[Example], limit: int | None, seed: int) -> list[Example]:
     """A stratified (by label) sample of ``limit`` examples, or all of them."""
     if limit is None or limit >= len(items):
@@ -189,7 +171,7 @@ def build_dataset(config: TrainingConfig) -> DatasetResult:
     files = {}
     for name, items in splits.items():
         files[name] = config.data_dir / f"{name}.jsonl"
-        _write_jsonl(files[name], (chat_record(e, templates, config) for e in items))
+        write_jsonl_atomic(files[name], (chat_record(e, templates, config) for e in items))
     split_file = config.data_dir / "splits.json"
     write_split_file(split_file, {n: [e.key for e in items] for n, items in splits.items()},
                      {"seed": settings.seed, "fractions": fractions, "sources": _source_info(config)})

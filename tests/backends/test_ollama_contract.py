@@ -10,7 +10,6 @@ for the server, and the real ``ollama`` client and our backend talk to it over H
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -19,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.helpers import write_config, write_snapshot
+from tests.helpers import real_ollama_host, write_config, write_snapshot
 from utils.run.results import load_result
 
 import generate_model_sentiments
@@ -174,21 +173,9 @@ def test_timeout_is_reported_with_a_hint(tmp_path, server, capsys):
     assert "no answer within" in err and "ollama_timeout_s" in err
 
 
-def _real_host() -> str | None:
-    host = os.environ.get("OLLAMA_HOST")
-    if not host:
-        return None
-    host = host if "://" in host else f"http://{host}"
-    try:
-        httpx.get(f"{host}/api/version", timeout=2).raise_for_status()
-    except httpx.HTTPError:
-        return None
-    return host
-
-
-@pytest.mark.skipif(_real_host() is None, reason="no real Ollama server answers at OLLAMA_HOST")
+@pytest.mark.skipif(real_ollama_host() is None, reason="no real Ollama server answers at OLLAMA_HOST")
 def test_real_server(tmp_path):
-    host = _real_host()
+    host = real_ollama_host()
     tags = [m["name"] for m in httpx.get(f"{host}/api/tags", timeout=5).json().get("models", [])]
     if not tags:
         pytest.skip(f"the Ollama server at {host} has no model pulled")

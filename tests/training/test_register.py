@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 
-import httpx
 import pytest
 
+from tests.helpers import real_ollama_host
 from tests.training.helpers import FakeOllama, fake_ollama, write_training_config
 from training.config import load_training_config
 from training.export import gguf_path
@@ -107,23 +107,11 @@ def test_append_refuses_a_config_without_the_key(tmp_path, exported):
         append_models(harness, models_to_test_entries(exported, ["F16"]))
 
 
-def _real_host() -> str | None:
-    host = os.environ.get("OLLAMA_HOST")
-    if not host:
-        return None
-    host = host if "://" in host else f"http://{host}"
-    try:
-        httpx.get(f"{host}/api/version", timeout=2).raise_for_status()
-    except httpx.HTTPError:
-        return None
-    return host
-
-
-@pytest.mark.skipif(_real_host() is None, reason="no real Ollama server answers at OLLAMA_HOST")
+@pytest.mark.skipif(real_ollama_host() is None, reason="no real Ollama server answers at OLLAMA_HOST")
 def test_real_server_registers(exported):
     import ollama
 
-    host = _real_host()
+    host = real_ollama_host()
     config = exported.model_copy(update={"ollama": exported.ollama.model_copy(update={"ollama_host": host})})
     register_all(config)
     client = ollama.Client(host=host)
