@@ -63,9 +63,9 @@ class DatasetSettings(Strict):
     max_eval_items: int | None = Field(None, ge=1, description="Cap on validation items.")
     reasoning: dict[Literal["positive", "neutral", "negative"], str] = Field(
         {
-            "positive": "The text reports a development that is good for the company.",
-            "neutral": "The text states facts with no clear effect on the company's prospects.",
-            "negative": "The text reports a development that is bad for the company.",
+            "positive": "Good news for the company.",
+            "neutral": "No clear effect on the company.",
+            "negative": "Bad news for the company.",
         },
         description="The reasoning sentence of the target answer, per label.")
     sentiment: dict[Literal["positive", "neutral", "negative"], float] = Field(
@@ -102,6 +102,8 @@ class FinetuneSettings(Strict):
     batch_size: int = Field(8, ge=1)
     gradient_accumulation: int = Field(1, ge=1)
     max_seq_length: int = Field(512, ge=32)
+    group_by_length: bool = Field(
+        True, description="Batch records of similar length together (less padding, faster on CPU).")
     eval_steps: int | None = Field(None, ge=1, description="Evaluate every N steps (default: about 5 times a run).")
     logging_steps: int = Field(5, ge=1)
     seed: int = Field(42, ge=0)

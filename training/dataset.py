@@ -106,17 +106,18 @@ def _csv_examples(config: TrainingConfig) -> list[Example]:
 def split_examples(examples: Sequence[Example], fractions: dict[str, float], seed: int) -> dict[str, list[Example]]:
     """Disjoint train/validation/test lists, stratified by (label, source level), seeded.
 
-    Each stratum is sorted by key and shuffled with one seeded generator, so the same
-    examples in any order give the same splits.
+    Each stratum is sorted by key and shuffled by a generator seeded with the seed and the
+    stratum's name, so the same examples in any order give the same splits, and adding
+    another agreement level or a CSV leaves the split of every existing stratum unchanged
+    (the AllAgree test sentences stay the same whichever levels are trained on).
     """
     strata: dict[tuple[str, str], list[Example]] = {}
     for example in examples:
         strata.setdefault((example.label, example.agreement), []).append(example)
-    rng = random.Random(seed)
     splits: dict[str, list[Example]] = {"train": [], "validation": [], "test": []}
     for stratum in sorted(strata):
         pool = sorted(strata[stratum], key=lambda e: e.key)
-        rng.shuffle(pool)
+        random.Random(f"{seed}/{stratum[0]}/{stratum[1]}").shuffle(pool)
         n_test = round(len(pool) * fractions["test"])
         n_val = round(len(pool) * fractions["validation"])
         splits["test"] += pool[:n_test]

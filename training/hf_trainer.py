@@ -92,6 +92,7 @@ def sft_config(config: TrainingConfig, output_dir: Path, n_train: int, show_prog
         gradient_accumulation_steps=ft.gradient_accumulation, learning_rate=ft.learning_rate,
         lr_scheduler_type=ft.lr_scheduler, warmup_steps=round(ft.warmup_ratio * steps), seed=ft.seed,
         max_length=ft.max_seq_length, completion_only_loss=True, packing=False,
+        train_sampling_strategy="group_by_length" if ft.group_by_length else "random",
         eval_strategy="steps", eval_steps=eval_every, logging_steps=ft.logging_steps,
         save_strategy="no", report_to="none", disable_tqdm=not show_progress,
         use_cpu=not torch.cuda.is_available(), bf16=False, fp16=False, dataloader_num_workers=0,

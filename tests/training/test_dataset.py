@@ -159,6 +159,29 @@ def test_real_fpb_allagree_split_sizes(tmp_path):
     assert counts == {"train": 1581, "validation": 226, "test": 452}
 
 
+def _test_keys_by_level(tmp_path, fpb, levels):
+    tmp_path.mkdir()
+    config = load_training_config(write_training_config(tmp_path, fpb, dataset={"agreement_levels": levels}))
+    records = read_jsonl(build_dataset(config).files["test"])
+    return {level: {r["key"] for r in records if r["agreement"] == level} for level in levels}
+
+
+def test_adding_agreement_levels_keeps_the_allagree_test_split(tmp_path):
+    """Each stratum is shuffled on its own, so training on more levels never moves AllAgree sentences."""
+    fpb = write_fpb(tmp_path / "fpb")
+    alone = _test_keys_by_level(tmp_path / "a", fpb, ["all"])
+    more = _test_keys_by_level(tmp_path / "b", fpb, ["all", "75", "66", "50"])
+    assert alone["all"] == more["all"] and len(alone["all"]) == 8
+    assert more["75"] and not more["75"] & more["all"]
+
+
+@pytest.mark.skipif(not HAVE_FPB, reason=NO_FPB_REASON)
+def test_real_fpb_allagree_test_split_is_the_same_with_lower_levels(tmp_path):
+    alone = _test_keys_by_level(tmp_path / "a", FPB_DIR, ["all"])
+    more = _test_keys_by_level(tmp_path / "b", FPB_DIR, ["all", "75", "66"])
+    assert len(alone["all"]) == 452 and alone["all"] == more["all"]
+
+
 def test_generate_model_sentiments_split_option(tmp_path, built):
     """The run over --split test records the split and reads only held-out items (real SmolLM2)."""
     config, result = built
