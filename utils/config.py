@@ -182,6 +182,8 @@ class Config(StrictModel):
         True, description="llama_cpp: stop generating once the first JSON object is complete."
     )
     n_threads: int | None = Field(None, ge=1, description="CPU threads for llama.cpp (default: all).")
+    flash_attn: bool = Field(
+        False, description="llama_cpp: flash attention (faster prefill; answers then depend on the thread count).")
     workers: int = Field(
         1, ge=1, le=256, description="Processes (or Ray actors) sharing the work; each gets cores / workers threads."
     )

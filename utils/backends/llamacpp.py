@@ -143,6 +143,7 @@ class LlamaCppBackend(Backend):
             n_ctx=self.config.context_window_size,
             n_gpu_layers=self.spec.n_gpu_layers if gpu else 0,
             seed=self.config.seed,
+            flash_attn=self.config.flash_attn,
             verbose=log.isEnabledFor(logging.DEBUG),
         )
         # llama-cpp-python defaults to half the cores; a benchmark machine gives it all of them.

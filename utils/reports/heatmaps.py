@@ -156,11 +156,12 @@ def draw_heatmap(table: pd.DataFrame, metric: Metric, title: str, path: Path, me
         warnings.simplefilter("ignore", PendingDeprecationWarning)  # seaborn 0.13 calls cmap.set_bad
         sns.heatmap(
             table, ax=ax, cmap=metric.cmap, center=metric.center, vmin=_limit(values, metric.vmin, min),
-            vmax=_limit(values, metric.vmax, max), annot=_annotations(values, mean_row), fmt="",
-            annot_kws={"size": 8}, linewidths=0.5, linecolor="white", mask=np.isnan(values),
+            vmax=_limit(values, metric.vmax, max), annot=False, linewidths=0.5, linecolor="white",
+            mask=np.isnan(values),
             # tick labels are set in _label_axes: asking seaborn for them costs a full draw (overlap check)
             xticklabels=False, yticklabels=False, cbar_kws={"label": metric.column, "shrink": 0.6},
         )
+    _write_values(ax, _annotations(values, mean_row))
     _mark_missing(ax, values)
     _label_axes(ax, table, title, mean_row)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +180,23 @@ def _annotations(values: np.ndarray, mean_row: bool) -> np.ndarray:
     if values.size > ANNOTATE_ALL_CELLS:
         text[: -1 if mean_row else None] = ""
     return text
+
+
+def _write_values(ax, text: np.ndarray) -> None:
+    """Write each non-empty ``text`` cell on the heatmap, dark on light colours and white on dark.
+
+    Only the cells that carry a number become text objects (seaborn's own annotation makes
+    one per cell, empty or not, and text is what a big figure spends its time on).
+    """
+    mesh = ax.collections[0]
+    mesh.update_scalarmappable()
+    colours = np.asarray(mesh.get_facecolors()).reshape(*text.shape, 4)
+    rgb = np.where(colours[..., :3] <= 0.03928, colours[..., :3] / 12.92,
+                   ((colours[..., :3] + 0.055) / 1.055) ** 2.4)
+    luminance = rgb @ np.array([0.2126, 0.7152, 0.0722])  # WCAG relative luminance
+    for row, col in zip(*np.nonzero(text != "")):
+        ax.text(col + 0.5, row + 0.5, text[row, col], ha="center", va="center", fontsize=8,
+                color=".15" if luminance[row, col] > 0.408 else "w")
 
 
 def _limit(values: np.ndarray, fixed: float | None, pick: Callable) -> float | None:

@@ -2,8 +2,9 @@
 
 A result file counts as done only when it was produced with the current settings: the
 same prompt (fingerprint of the system message, examples and template), the same model
-file (SHA-256) or Ollama digest, temperature, token limit, decoding mode, seed and chat
-format. Settings that cannot change an answer (threads, workers, context size) are
+file (SHA-256) or Ollama digest, temperature, token limit, decoding mode, seed, chat
+format and, for llama.cpp, flash attention (another attention kernel sums in another order,
+which can flip a near-tie in greedy decoding). Settings that cannot change an answer (threads, workers, context size) are
 recorded but left out of the fingerprint.
 """
 
@@ -21,6 +22,7 @@ from utils.run.prompts import PromptTemplates
 FINGERPRINT_KEYS = (
     "prompt_fingerprint", "company_name", "model_id", "temperature", "repeat_penalty",
     "num_tokens_to_predict", "decoding", "stop_after_json", "seed", "chat_format", "items_fingerprint",
+    "flash_attn",
 )
 
 
@@ -34,6 +36,7 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
         "context_window_size": config.context_window_size,
         "decoding": "json_schema" if config.constrained_decoding else "free",
         "stop_after_json": config.stop_after_json if spec.backend == "llama_cpp" else False,
+        "flash_attn": config.flash_attn if spec.backend == "llama_cpp" else None,
         "prompt_fingerprint": templates.fingerprint(spec.prompt_mode),
         "company_name": company_name,
         "chat_format": spec.chat_format,
