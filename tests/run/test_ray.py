@@ -82,7 +82,8 @@ def test_ray_run_with_an_actor_killed_mid_task_gives_complete_identical_files(cl
     summary = ray_run(plan, during=kill_an_actor_mid_task)
     assert killed, "the actor was never killed"
     assert killed[0].count('"key"') < 2, "the kill came after the unit was complete"
-    assert [(o.iteration, o.status) for o in summary.outcomes] == [(0, "done"), (1, "done")]
+    # Units finish in whatever order the retried task allows: compare them as a set.
+    assert sorted((o.iteration, o.status) for o in summary.outcomes) == [(0, "done"), (1, "done")]
     result = files(tmp_path / "out")
     assert list(result) == list(local_files) == ["NVDA_0.json", "NVDA_1.json"]
     for name in result:
