@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -75,3 +76,17 @@ def test_gemma_folding_keeps_the_system_text_first():
     assert folded[0]["content"].startswith(TEMPLATES.system)
     assert len(folded) == 11
     assert fold_system_message(folded) == folded
+
+
+def test_flash_attention_counts_in_the_fingerprint_only_when_on():
+    """Off (the default), files written before the key existed keep their fingerprint."""
+    from utils.run.settings import FINGERPRINT_KEYS, fingerprint, settings_change
+
+    before = {key: "x" for key in FINGERPRINT_KEYS if key != "flash_attn"}
+    old_keys = [k for k in FINGERPRINT_KEYS if k != "flash_attn"]
+    old_hash = hashlib.sha256(json.dumps([[k, "x"] for k in old_keys], sort_keys=True).encode()).hexdigest()[:16]
+    assert fingerprint(before) == old_hash
+    on = {**before, "flash_attn": True}
+    assert fingerprint(on) != old_hash
+    assert settings_change({**before, "fingerprint": old_hash}, before) is None
+    assert "flash_attn" in settings_change({**before, "fingerprint": old_hash}, on)

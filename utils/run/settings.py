@@ -3,9 +3,11 @@
 A result file counts as done only when it was produced with the current settings: the
 same prompt (fingerprint of the system message, examples and template), the same model
 file (SHA-256) or Ollama digest, temperature, token limit, decoding mode, seed, chat
-format and, for llama.cpp, flash attention (another attention kernel sums in another order,
-which can flip a near-tie in greedy decoding). Settings that cannot change an answer (threads, workers, context size) are
-recorded but left out of the fingerprint.
+format and, for llama.cpp, flash attention when it is on (another attention kernel sums in
+another order, which can flip a near-tie in greedy decoding; with it on, the thread count
+can too). Settings that do not change an answer otherwise (threads, workers, context size)
+are recorded but left out of the fingerprint. A key of OPTIONAL_KEYS counts only when it is
+set, so files written before the key existed keep their fingerprint.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ FINGERPRINT_KEYS = (
     "num_tokens_to_predict", "decoding", "stop_after_json", "seed", "chat_format", "items_fingerprint",
     "flash_attn",
 )
+# Fingerprinted only when set (not None): the setting's default leaves older files current.
+OPTIONAL_KEYS = ("flash_attn",)
 
 
 def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *, company_name: str,
@@ -36,7 +40,7 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
         "context_window_size": config.context_window_size,
         "decoding": "json_schema" if config.constrained_decoding else "free",
         "stop_after_json": config.stop_after_json if spec.backend == "llama_cpp" else False,
-        "flash_attn": config.flash_attn if spec.backend == "llama_cpp" else None,
+        "flash_attn": True if spec.backend == "llama_cpp" and config.flash_attn else None,
         "prompt_fingerprint": templates.fingerprint(spec.prompt_mode),
         "company_name": company_name,
         "chat_format": spec.chat_format,
@@ -59,7 +63,8 @@ def items_fingerprint(items: Sequence[Article]) -> str:
 
 def fingerprint(settings: dict[str, Any]) -> str:
     """Short hash of the fingerprinted settings."""
-    picked = [[key, settings.get(key)] for key in FINGERPRINT_KEYS]
+    picked = [[key, settings.get(key)] for key in FINGERPRINT_KEYS
+              if key not in OPTIONAL_KEYS or settings.get(key) is not None]
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
