@@ -1,4 +1,4 @@
-"""python -m training <step>: dataset, finetune, export, modelfiles, register, or all of them."""
+"""python -m training <step>: dataset, finetune, export, modelfiles, register, evaluate, or all of them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from utils.cli import EXIT_OK, run_cli, setup_logging
 from utils.errors import ConfigError
 from training.config import DEFAULT_TRAINING_CONFIG, load_training_config
 
-STEPS = ("dataset", "finetune", "export", "modelfiles", "register", "all", "fetch-converter")
+STEPS = ("dataset", "finetune", "export", "modelfiles", "register", "evaluate", "all", "fetch-converter",
+         "build-tools")
 
 EXAMPLES = """\
 examples:
@@ -21,8 +22,10 @@ examples:
   python -m training export                        # F16 + the configured quantizations
   python -m training modelfiles                    # Modelfiles/<run>-<quant>.Modelfile
   python -m training register --append-config config.yaml
+  python -m training evaluate                      # base vs the exported GGUFs on the test split
   python -m training all                           # everything, then base vs fine-tune on the test split
   python -m training fetch-converter               # unpack llama.cpp's HF->GGUF converter (once)
+  python -m training build-tools                   # build llama-imatrix + llama-quantize (export.imatrix)
 """
 
 
@@ -81,6 +84,15 @@ def run_step(step: str, args: argparse.Namespace) -> int:
         from training.register import register_all
 
         register_all(config, append_to=args.append_config)
+    elif step == "evaluate":
+        from training.export import exported_ggufs
+        from training.pipeline import evaluate
+
+        return evaluate(config, list(exported_ggufs(config)), show)
+    elif step == "build-tools":
+        from training.llama_tools import ensure_tools
+
+        print(f"llama.cpp tools: {ensure_tools(config.export.tools_cache)}")
     elif step == "fetch-converter":
         from training.converter import ensure_converter
 

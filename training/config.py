@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from utils.errors import ConfigError
 
@@ -19,6 +19,7 @@ DEFAULT_TRAINING_CONFIG = Path(__file__).resolve().parent / "config.yaml"
 PROJECT_MESSAGES = Path(__file__).resolve().parent.parent / "messages"
 Agreement = Literal["all", "75", "66", "50"]
 QUANT_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_0", "Q3_K_M", "Q2_K")
+BLOCK_TYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k", "f16")
 TEMPLATE_NAMES = ("chatml", "llama3", "mistral", "phi3", "gemma")
 
 
@@ -47,6 +48,25 @@ class BaseModelSpec(Strict):
         return self
 
 
+class ArticleLabelSettings(Strict):
+    """News articles labelled by a stronger model through the harness (training/labelling.py)."""
+
+    snapshots: list[Path] = Field(default_factory=list, description="Article snapshot files to label.")
+    labeller_config: Path = Field(Path("../config.yaml"), description="Harness config listing the labeller.")
+    labeller: str = Field("", description="The labeller's name in that config's models_to_test (run five-shot).")
+    retries: int = Field(2, ge=0, le=10, description="Times an article without a valid answer is asked again.")
+    retry_temperature: float = Field(0.7, ge=0, le=2, description="Temperature of the retries (new seed each).")
+    confidence: float | None = Field(None, ge=0, le=1,
+                                     description="Fixed confidence target (default: the labeller's own confidence).")
+    max_chars: int = Field(1500, ge=100, description="Article text cut at this length in the training record.")
+
+    @model_validator(mode="after")
+    def _labeller(self) -> "ArticleLabelSettings":
+        if self.snapshots and not self.labeller:
+            raise ValueError("labeller: name the model (from the labeller_config's models_to_test) that labels them")
+        return self
+
+
 class DatasetSettings(Strict):
     fpb_path: Path | None = Field(None, description="FinancialPhraseBank-v1.0 folder.")
     agreement_levels: list[Agreement] = Field(["all"], min_length=1, description="FPB levels whose sentences are used.")
@@ -55,6 +75,8 @@ class DatasetSettings(Strict):
         description="Confidence target for a sentence whose highest agreement level is the key.")
     csv_files: list[Path] = Field(default_factory=list, description="Extra text,label CSV files.")
     csv_confidence: float = Field(0.8, ge=0.0, le=1.0)
+    articles: ArticleLabelSettings | None = Field(
+        None, description="Optional: unlabelled news articles labelled by a stronger model.")
     train: float = Field(0.7, gt=0, lt=1)
     validation: float = Field(0.1, ge=0, lt=1)
     test: float = Field(0.2, gt=0, lt=1)
@@ -78,8 +100,8 @@ class DatasetSettings(Strict):
         missing = [level for level in self.agreement_levels if level not in self.confidence]
         if missing:
             raise ValueError(f"confidence has no value for agreement level(s) {', '.join(missing)}")
-        if self.fpb_path is None and not self.csv_files:
-            raise ValueError("give fpb_path or csv_files (there is nothing to train on)")
+        if self.fpb_path is None and not self.csv_files and not (self.articles and self.articles.snapshots):
+            raise ValueError("give fpb_path, csv_files or articles (there is nothing to train on)")
         return self
 
 
@@ -98,6 +120,10 @@ class FinetuneSettings(Strict):
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     epochs: float = Field(1.0, gt=0)
+    repeat_by_agreement: dict[Agreement | Literal["csv", "articles"], PositiveInt] = Field(
+        default_factory=dict,
+        description="Times a training record of this agreement level appears per epoch (default 1): "
+                    "more passes over the clear sentences, one over the disputed ones.")
     max_steps: int | None = Field(None, ge=1, description="Overrides epochs when set.")
     batch_size: int = Field(8, ge=1)
     gradient_accumulation: int = Field(1, ge=1)
@@ -114,12 +140,24 @@ class ExportSettings(Strict):
     quantizations: list[str] = Field(["Q8_0", "Q5_K_M", "Q4_K_M"], description="Besides F16, which is always made.")
     converter_cache: Path | None = Field(None, description="Where the llama.cpp converter is unpacked "
                                          "(default: ~/.cache/gguf-sentiment-harness/llama-cpp-converter).")
+    replace_fallback: dict[str, str] = Field(
+        {"q5_1": "q5_0"},
+        description="Fallback tensor types of a K-quant to write as another type instead (llama.cpp's "
+                    "q5_1 fallback breaks SmolLM2; needs llama.cpp's tools, built once). {} keeps llama.cpp's choice.")
+    imatrix: bool = Field(False, description="Quantize with an importance matrix computed on the training "
+                          "conversations (builds llama.cpp's llama-imatrix and llama-quantize once).")
+    imatrix_chunks: int = Field(64, ge=1, description="512-token chunks of training conversations the matrix reads.")
+    tools_cache: Path | None = Field(None, description="Where the built llama.cpp tools are kept "
+                                     "(default: ~/.cache/gguf-sentiment-harness/llama-cpp-tools).")
 
     @model_validator(mode="after")
     def _known(self) -> "ExportSettings":
         unknown = [q for q in self.quantizations if q not in QUANT_TYPES]
         if unknown:
             raise ValueError(f"unknown quantization {unknown[0]!r} (allowed: {', '.join(QUANT_TYPES)})")
+        bad = [t for pair in self.replace_fallback.items() for t in pair if t not in BLOCK_TYPES]
+        if bad:
+            raise ValueError(f"replace_fallback: unknown tensor type {bad[0]!r} (allowed: {', '.join(BLOCK_TYPES)})")
         return self
 
 
@@ -178,6 +216,11 @@ class TrainingConfig(Strict):
     def gguf_dir(self) -> Path:
         return self.output_dir / "gguf"
 
+    @property
+    def labels_dir(self) -> Path:
+        """Result files of the labeller's run over unlabelled articles."""
+        return self.output_dir / "labels"
+
 
 def _resolve(config: TrainingConfig, base: Path) -> TrainingConfig:
     """A copy whose relative paths are anchored at ``base``."""
@@ -189,8 +232,12 @@ def _resolve(config: TrainingConfig, base: Path) -> TrainingConfig:
         "output_dir": fix(config.output_dir),
         "messages_folder": fix(config.messages_folder),
         "base_model": bm.model_copy(update={k: fix(getattr(bm, k)) for k in ("gguf_path", "hf_folder", "tokenizer_folder")}),
-        "dataset": ds.model_copy(update={"fpb_path": fix(ds.fpb_path), "csv_files": [fix(p) for p in ds.csv_files]}),
-        "export": ex.model_copy(update={"converter_cache": fix(ex.converter_cache)}),
+        "dataset": ds.model_copy(update={
+            "fpb_path": fix(ds.fpb_path), "csv_files": [fix(p) for p in ds.csv_files],
+            "articles": None if ds.articles is None else ds.articles.model_copy(update={
+                "snapshots": [fix(p) for p in ds.articles.snapshots],
+                "labeller_config": fix(ds.articles.labeller_config)})}),
+        "export": ex.model_copy(update={"converter_cache": fix(ex.converter_cache), "tools_cache": fix(ex.tools_cache)}),
         "modelfiles": config.modelfiles.model_copy(update={"folder": fix(config.modelfiles.folder)}),
         "evaluate": config.evaluate.model_copy(update={"output_dir": fix(config.evaluate.output_dir)}),
     })

@@ -44,7 +44,7 @@ def ensure_converter(cache: Path | None = None, download: Callable[[Path], Path]
     if (cache / _MARKER).is_file():
         return cache
     with tempfile.TemporaryDirectory(prefix="llama-cpp-sdist-") as tmp:
-        sdist = (download or _download_sdist)(Path(tmp))
+        sdist = (download or download_sdist)(Path(tmp))
         staging = Path(tmp) / "unpacked"
         count = _extract(sdist, staging)
         (staging / _MARKER).write_text(f"llama-cpp-python {LLAMA_CPP_PYTHON_VERSION}: {count} files\n")
@@ -56,11 +56,11 @@ def ensure_converter(cache: Path | None = None, download: Callable[[Path], Path]
     return cache
 
 
-def _download_sdist(folder: Path) -> Path:
+def download_sdist(folder: Path) -> Path:
     """pip download the llama-cpp-python sdist (about 77 MB) into ``folder``."""
     command = [sys.executable, "-m", "pip", "download", f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
                "--no-deps", "--no-binary", ":all:", "--dest", str(folder), "--quiet"]
-    log.info("downloading the llama-cpp-python %s sdist for its GGUF converter", LLAMA_CPP_PYTHON_VERSION)
+    log.info("downloading the llama-cpp-python %s sdist (llama.cpp sources)", LLAMA_CPP_PYTHON_VERSION)
     done = subprocess.run(command, capture_output=True, text=True)
     found = sorted(folder.glob("llama_cpp_python-*.tar.gz"))
     if done.returncode != 0 or not found:

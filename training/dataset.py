@@ -5,8 +5,10 @@ project's system message and user template, built by utils/run/prompts.py) follo
 the target answer in the answer contract's exact shape. The confidence target comes from
 how many annotators agreed: a FinancialPhraseBank sentence that reaches AllAgree gets a
 higher confidence than one that only reaches 50Agree, so the fine-tune's confidence can
-mean something. The split file lists the item keys of each split; the accuracy run reads
-it (``--split test``), so the fine-tune is scored on sentences it never saw.
+mean something. News articles without a label can be added: a stronger model labels them
+through the harness (training/labelling.py) and its own confidence is the target. The
+split file lists the item keys of each split; the accuracy run reads it (``--split test``),
+so the fine-tune is scored on sentences it never saw.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ class Example:
     key: str
     text: str
     label: str
-    agreement: str  # an FPB level ('all', '75', ...) or 'csv'
+    agreement: str  # an FPB level ('all', '75', ...), 'csv' or 'articles' (labelled by a model)
+    company: str = DATASET_COMPANY  # who the prompt asks about
+    confidence: float | None = None  # the confidence target when not the source's fixed one
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def collect_examples(config: TrainingConfig) -> tuple[list[Example], dict[str, i
     chosen: dict[str, Example] = {}
     labels_seen: dict[str, set[str]] = {}
     stats: Counter = Counter(duplicates_dropped=0)
-    for example in _fpb_examples(config) + _csv_examples(config):
+    for example in _fpb_examples(config) + _csv_examples(config) + _article_examples(config, stats):
         norm = normalised(example.text)
         labels_seen.setdefault(norm, set()).add(example.label)
         if norm in chosen:
@@ -103,6 +107,18 @@ def _csv_examples(config: TrainingConfig) -> list[Example]:
             for path in config.dataset.csv_files for item in load_labelled_csv(path).items]
 
 
+def _article_examples(config: TrainingConfig, stats: Counter) -> list[Example]:
+    """Articles of the configured snapshots, labelled by the labeller (training/labelling.py)."""
+    from training.labelling import SOURCE, label_articles
+
+    report = label_articles(config)
+    if config.dataset.articles and config.dataset.articles.snapshots:
+        stats["articles_labelled"] = len(report.labelled)
+        stats["articles_dropped"] = len(report.dropped)
+    return [Example(a.key, a.text, a.label, SOURCE, company=a.company, confidence=a.confidence)
+            for a in report.labelled]
+
+
 def split_examples(examples: Sequence[Example], fractions: dict[str, float], seed: int) -> dict[str, list[Example]]:
     """Disjoint train/validation/test lists, stratified by (label, source level), seeded.
 
@@ -131,7 +147,12 @@ def split_examples(examples: Sequence[Example], fractions: dict[str, float], see
 def target_answer(example: Example, config: TrainingConfig) -> str:
     """The assistant turn: compact JSON in the contract's key order, validated."""
     settings = config.dataset
-    confidence = settings.csv_confidence if example.agreement == "csv" else settings.confidence[example.agreement]
+    if example.confidence is not None:
+        confidence = example.confidence
+    elif example.agreement == "csv":
+        confidence = settings.csv_confidence
+    else:
+        confidence = settings.confidence[example.agreement]
     answer = SentimentResponse(
         sentiment=float(settings.sentiment[example.label]),
         confidence=float(confidence),
@@ -145,7 +166,7 @@ def target_answer(example: Example, config: TrainingConfig) -> str:
 
 def chat_record(example: Example, templates: PromptTemplates, config: TrainingConfig) -> dict:
     """One JSONL record: metadata plus the zero-shot conversation and its answer."""
-    messages = templates.build("zero_shot", DATASET_COMPANY, example.text)
+    messages = templates.build("zero_shot", example.company, example.text)
     messages.append({"role": "assistant", "content": target_answer(example, config)})
     return {"key": example.key, "label": example.label, "agreement": example.agreement, "messages": messages}
 
@@ -204,4 +225,8 @@ def _source_info(config: TrainingConfig) -> dict:
                               if (settings.fpb_path / FPB_FILES[lvl]).is_file()}
     for path in settings.csv_files:
         info["csv_files"][str(path)] = file_sha256(path)
+    from training.labelling import labels_source_info
+
+    if labels := labels_source_info(settings.articles):
+        info["articles"] = labels
     return info

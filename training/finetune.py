@@ -78,6 +78,13 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
+def repeat_by_agreement(records: list[dict], repeats: dict[str, int]) -> list[dict]:
+    """Each record as many times as its agreement level's repeat count (1 when not listed)."""
+    if all(count == 1 for count in repeats.values()):
+        return records
+    return [record for record in records for _ in range(repeats.get(record.get("agreement", ""), 1))]
+
+
 def base_model_path(config: TrainingConfig) -> Path:
     """The base model's file (GGUF) or folder (Hugging Face)."""
     spec = config.base_model
@@ -108,11 +115,12 @@ def finetune(config: TrainingConfig, show_progress: bool = True) -> FinetuneResu
     data = {name: read_records(config.data_dir / f"{name}.jsonl") for name in ("train", "validation")}
     if not data["train"]:
         raise DatasetError(f"{config.data_dir / 'train.jsonl'}: no training records")
+    data["train"] = repeat_by_agreement(data["train"], config.finetune.repeat_by_agreement)
     name = select_trainer(config.finetune.trainer, cuda_available(), unsloth_installed())
     module, _, function = TRAINERS[name].partition(":")
     train = getattr(importlib.import_module(module), function)
     base = base_model_path(config)
-    log.info("fine-tuning %s with %s on %d examples", base.name, name, len(data["train"]))
+    log.info("fine-tuning %s with %s on %d examples per epoch", base.name, name, len(data["train"]))
     started = time.perf_counter()
     outcome = train(config, base, data, show_progress)
     metadata = _metadata(config, base, outcome, time.perf_counter() - started)

@@ -1,5 +1,5 @@
 """The whole chain on a tiny budget: ``python -m training all`` on a synthetic FinancialPhraseBank-shaped
-set (dataset → LoRA fine-tune → F16 + Q4_K_M GGUF → Modelfiles → register over loopback → base five-shot vs
+set (dataset → LoRA fine-tune → F16 + Q4_K_M GGUF with an importance matrix → Modelfiles → register over loopback → base five-shot vs
 fine-tune zero-shot on the test split → comparison workbook), then the export proof against the merged
 PyTorch model. The short prompt set in training/prompts keeps the sequences short.
 """
@@ -7,6 +7,7 @@ PyTorch model. The short prompt set in training/prompts keeps the sequences shor
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -34,7 +35,8 @@ def chain(tmp_path_factory):
         dataset={"agreement_levels": ["all", "75"], "max_eval_items": 4},
         finetune={"max_steps": 10, "batch_size": 4, "learning_rate": 0.001, "eval_steps": 5, "logging_steps": 5,
                   "max_seq_length": 256, "warmup_ratio": 0.0},
-        export={"quantizations": ["Q4_K_M"]},
+        # The importance-matrix path: llama.cpp's tools built from the sdist (once per machine, minutes).
+        export={"quantizations": ["Q5_K_M", "Q4_K_M"], "imatrix": True, "imatrix_chunks": 2},
         evaluate={"limit": 4, "iterations": 1, "output_dir": str(folder / "evaluation")},
     )
     with fake_ollama() as host:
@@ -59,18 +61,39 @@ def test_metadata_records_the_run(chain):
     assert (config.adapter_dir / "adapter_config.json").is_file()
 
 
+def test_quantizations_used_the_importance_matrix(chain):
+    import gguf
+
+    _, config = chain
+    exports = json.loads((config.gguf_dir / "exports.json").read_text())
+    assert exports["Q4_K_M"]["imatrix"] and not exports["F16"]["imatrix"]
+    # Q5_K falls back to q5_1 on SmolLM2's 576-wide rows; those tensors are written as q5_0.
+    types = Counter(t.tensor_type.name for t in gguf.GGUFReader(gguf_path(config, "Q5_K_M")).tensors)
+    # llama.cpp's own recipe (q8_0 for some attn_v layers, Q5_K/Q6_K for ffn_down) is kept.
+    assert types == {"Q5_0": 166, "F32": 61, "Q5_K": 16, "Q8_0": 15, "Q6_K": 14}
+    assert exports["Q5_K_M"]["replaced_fallbacks"] == {"q5_1->q5_0": 166}
+    assert exports["Q4_K_M"]["replaced_fallbacks"] == {}
+    fields = gguf.GGUFReader(gguf_path(config, "Q4_K_M")).fields
+    assert "quantize.imatrix.file" in fields and "quantize.imatrix.chunks_count" in fields
+    # The calibration text is the training conversations in the model's own chat template.
+    calibration = (config.gguf_dir / "imatrix-calibration.txt").read_text()
+    assert calibration.startswith("<|im_start|>system\n") and "<|im_start|>assistant\n{" in calibration
+
+
 def test_modelfiles_and_registration(chain):
     _, config = chain
     names = sorted(p.name for p in config.modelfiles.folder.glob("*.Modelfile"))
-    assert names == ["tiny-sentiment-f16.Modelfile", "tiny-sentiment-q4_K_M.Modelfile"]
-    assert [c["model"] for c in FakeOllama.creates] == ["tiny-sentiment:f16", "tiny-sentiment:q4_K_M"]
+    assert names == ["tiny-sentiment-f16.Modelfile", "tiny-sentiment-q4_K_M.Modelfile",
+                     "tiny-sentiment-q5_K_M.Modelfile"]
+    assert [c["model"] for c in FakeOllama.creates] == ["tiny-sentiment:f16", "tiny-sentiment:q5_K_M",
+                                                       "tiny-sentiment:q4_K_M"]
 
 
 def test_every_quantization_answers_with_valid_json(chain):
     _, config = chain
     folder = config.evaluate.output_dir / "sentiments"
     test_keys = set(read_split_keys(config.data_dir / "splits.json", "test"))
-    for quant in ("f16", "q4_K_M"):
+    for quant in ("f16", "q5_K_M", "q4_K_M"):
         result = json.loads((folder / f"tiny-sentiment_{quant}" / "FPB-AllAgree-test_0.json").read_text())
         assert result["prompt_mode"] == "zero_shot"
         assert set(result["sentiments"]) <= test_keys and len(result["sentiments"]) == 4
@@ -87,7 +110,19 @@ def test_comparison_workbook_has_the_accuracy_sheets(chain):
     workbook = load_workbook(config.evaluate.output_dir / "reports" / "model_comparison_report.xlsx", read_only=True)
     assert {"Accuracy", "Significance"} <= set(workbook.sheetnames)
     models = {row[0] for row in workbook["Accuracy"].iter_rows(min_row=2, values_only=True)}
-    assert {"tiny-sentiment_f16", "tiny-sentiment_q4_K_M", "smollm2-135m-instruct_q4_1"} <= models
+    assert {"tiny-sentiment_f16", "tiny-sentiment_q5_K_M", "tiny-sentiment_q4_K_M",
+            "smollm2-135m-instruct_q4_1"} <= models
+
+
+def test_evaluate_step_reuses_finished_answers(chain):
+    _, config = chain
+    folder = config.evaluate.output_dir / "sentiments"
+    files = sorted(folder.glob("*/FPB-AllAgree-test_0.json"))
+    before = {path: path.stat().st_mtime_ns for path in files}
+    config_path = config.output_dir.parent / "training.yaml"
+    assert training_main(["evaluate", "--config", str(config_path), "-q"]) == 0
+    assert len(files) == 4 and {path: path.stat().st_mtime_ns for path in files} == before
+    assert (config.evaluate.output_dir / "reports" / "model_comparison_report.xlsx").is_file()
 
 
 def test_f16_gguf_matches_the_merged_model(chain):

@@ -85,3 +85,19 @@ def test_the_harness_imports_no_training_stack():
 
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_repeat_by_agreement_repeats_records_of_listed_levels_only(tmp_path):
+    from training.finetune import repeat_by_agreement
+
+    records = [{"key": "a", "agreement": "all"}, {"key": "b", "agreement": "75"}, {"key": "c", "agreement": "csv"}]
+    assert repeat_by_agreement(records, {}) == records
+    repeated = [r["key"] for r in repeat_by_agreement(records, {"all": 2, "csv": 3})]
+    assert repeated == ["a", "a", "b", "c", "c", "c"]
+
+
+def test_repeat_by_agreement_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="repeat_by_agreement"):
+        load_training_config(write_training_config(tmp_path, tmp_path, finetune={"repeat_by_agreement": {"all": 0}}))
+    with pytest.raises(ConfigError, match="repeat_by_agreement"):
+        load_training_config(write_training_config(tmp_path, tmp_path, finetune={"repeat_by_agreement": {"90": 2}}))

@@ -1,0 +1,110 @@
+"""Unlabelled articles labelled by a model through the harness: real SmolLM2 five-shot, real result files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import SMOLLM2, write_config, write_snapshot
+from tests.training.helpers import write_fpb, write_training_config
+from training.config import load_training_config
+from training.dataset import build_dataset
+from training.labelling import clip_text, label_articles
+from utils.errors import ConfigError, DatasetError
+from utils.labelled.labels import label_from_score
+from utils.run.results import load_result
+from utils.run.sources import DATASET_COMPANY
+
+
+def _config(tmp_path, fpb=None, **articles):
+    harness = write_config(tmp_path, [SMOLLM2], **articles.pop("harness", {}))
+    snapshot = write_snapshot(tmp_path, count=articles.pop("count", 3))
+    settings = {"snapshots": [str(snapshot)], "labeller_config": str(harness), "labeller": SMOLLM2["name"],
+                **articles}
+    dataset = {"articles": settings, "fpb_path": str(fpb) if fpb else None}
+    return load_training_config(write_training_config(tmp_path, fpb, dataset=dataset)), snapshot
+
+
+def _labels_file(config, subject="NVDA-labels"):
+    return config.labels_dir / "smollm2-135m-instruct_q4_1" / f"{subject}_0.json"
+
+
+def test_labels_follow_the_labellers_answers_and_a_rerun_asks_nothing(tmp_path):
+    config, snapshot = _config(tmp_path, retries=0)
+    report = label_articles(config)
+    result = load_result(_labels_file(config))
+    assert result.prompt_mode == "five_shot" and len(result.sentiments) == 3
+    valid = {k: a for k, a in result.sentiments.items() if a.valid}
+    assert {a.key for a in report.labelled} == set(valid)
+    assert set(report.dropped) == set(result.sentiments) - set(valid)
+    for labelled in report.labelled:
+        answer = valid[labelled.key]
+        assert labelled.label == label_from_score(answer.sentiment)
+        assert labelled.confidence == answer.confidence  # the labeller's own confidence is the target
+        assert labelled.company == "Nvidia"  # the snapshot's company_name
+    written = _labels_file(config).stat().st_mtime_ns
+    again = label_articles(config)
+    assert _labels_file(config).stat().st_mtime_ns == written  # finished answers are not asked again
+    assert again.labelled == report.labelled
+
+
+def test_invalid_answers_are_asked_again_and_then_left_out(tmp_path):
+    # Sixteen tokens cannot hold an answer: every first answer is invalid, the retry asks
+    # exactly those articles again (at the retry temperature), and what is still invalid is dropped.
+    config, _ = _config(tmp_path, retries=1, harness={"num_tokens_to_predict": 16})
+    report = label_articles(config)
+    first = load_result(_labels_file(config))
+    retry = load_result(_labels_file(config, "NVDA-labels-retry1"))
+    assert not any(a.valid for a in first.sentiments.values())
+    assert set(retry.sentiments) == set(first.sentiments)
+    assert retry.settings["temperature"] == 0.7 and retry.seed != first.seed
+    assert not report.labelled and len(report.dropped) == 3
+    assert all("after 2 attempt(s)" in why for why in report.dropped.values())
+
+
+def test_labelled_articles_join_the_splits_with_their_company_and_confidence(tmp_path):
+    fpb = write_fpb(tmp_path / "fpb")
+    config, _ = _config(tmp_path, fpb=fpb, retries=0, confidence=0.7, count=3)
+    result = build_dataset(config)
+    stats = json.loads(result.stats_file.read_text())
+    labelled = stats["articles_labelled"]
+    assert labelled + stats["articles_dropped"] == 3 and labelled >= 1
+    records = [json.loads(line) for name in ("train", "validation", "test")
+               for line in result.files[name].read_text().splitlines()]
+    articles = [r for r in records if r["agreement"] == "articles"]
+    assert len(articles) == labelled
+    for record in articles:
+        assert "Nvidia" in record["messages"][1]["content"]
+        assert DATASET_COMPANY not in record["messages"][1]["content"]
+        assert json.loads(record["messages"][-1]["content"])["confidence"] == 0.7
+    split = json.loads(result.split_file.read_text())
+    assert split["sources"]["articles"]["labeller"] == SMOLLM2["name"]
+
+
+def test_a_missing_labeller_names_the_model(tmp_path):
+    config, _ = _config(tmp_path)
+    config = config.model_copy(update={"dataset": config.dataset.model_copy(update={
+        "articles": config.dataset.articles.model_copy(update={"labeller": "no-such-model"})})})
+    with pytest.raises(ConfigError, match="no-such-model"):
+        label_articles(config)
+
+
+def test_a_labeller_whose_file_is_missing_fails_clearly(tmp_path):
+    missing = {**SMOLLM2, "package_resource": None, "path": str(tmp_path / "absent.gguf")}
+    harness = write_config(tmp_path, [missing])
+    snapshot = write_snapshot(tmp_path)
+    config = load_training_config(write_training_config(tmp_path, None, dataset={"articles": {
+        "snapshots": [str(snapshot)], "labeller_config": str(harness), "labeller": SMOLLM2["name"]}}))
+    with pytest.raises(DatasetError, match="absent.gguf"):
+        label_articles(config)
+
+
+def test_snapshots_need_a_labeller(tmp_path):
+    with pytest.raises(ConfigError, match="labeller"):
+        load_training_config(write_training_config(tmp_path, None, dataset={"articles": {"snapshots": ["x.json"]}}))
+
+
+def test_clip_text_cuts_at_a_space():
+    assert clip_text("short", 100) == "short"
+    assert clip_text("alpha beta gamma delta", 14) == "alpha beta"
