@@ -223,6 +223,7 @@ def test_company_filter_takes_a_dataset_name(labelled, write_results, company, e
 # --- the real model -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (FPB_DIR / "Sentences_AllAgree.txt").is_file(),
                     reason=f"FinancialPhraseBank v1.0 not found at {FPB_DIR} (not redistributed; "
                            "place a copy there to run this test)")

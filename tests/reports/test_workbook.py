@@ -123,6 +123,7 @@ def test_degenerate_rows_say_why(tmp_path, write_results):
     assert missing.iloc[0]["Shared Articles"] == 3 and "left out: 3 article(s)" in missing.iloc[0]["Notes"]
 
 
+@pytest.mark.slow
 def test_workbook_opens_in_libreoffice(tmp_path, write_results):
     office = shutil.which("soffice") or shutil.which("libreoffice")
     if office is None:

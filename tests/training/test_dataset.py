@@ -182,8 +182,8 @@ def test_real_fpb_allagree_test_split_is_the_same_with_lower_levels(tmp_path):
     assert len(alone["all"]) == 452 and alone["all"] == more["all"]
 
 
-def test_generate_model_sentiments_split_option(tmp_path, built):
-    """The run over --split test records the split and reads only held-out items (real SmolLM2)."""
+def test_generate_model_sentiments_split_option(tmp_path, built, scripted_backend):
+    """The run over --split test records the split and reads only held-out items (scripted backend)."""
     config, result = built
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -197,4 +197,4 @@ def test_generate_model_sentiments_split_option(tmp_path, built):
     data = json.loads((run_dir / "sentiments" / "smollm2" / "FPB-AllAgree-test_0.json").read_text())
     assert data["source"]["split"]["name"] == "test"
     assert set(data["sentiments"]) <= set(read_split_keys(result.split_file, "test"))
-    assert len(data["sentiments"]) == 3
+    assert len(data["sentiments"]) == 3 and len(scripted_backend.calls) == 3

@@ -73,6 +73,7 @@ def test_bad_records_name_file_and_line(tmp_path):
         read_records(tmp_path / "missing.jsonl")
 
 
+@pytest.mark.slow
 def test_the_harness_imports_no_training_stack():
     import subprocess
     import sys
