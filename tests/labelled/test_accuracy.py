@@ -228,7 +228,7 @@ def test_fleiss_kappa_matches_the_formula_with_invalid_as_a_category():
     rng = np.random.default_rng(4)
     labels = [[rng.choice(["positive", "negative", "neutral", None]) for _ in range(4)] for _ in range(30)]
     answers = agreement_answers(labels)
-    table = np.array([[sum((l or INVALID) == c for l in row) for c in PREDICTED] for row in labels])
+    table = np.array([[sum((label or INVALID) == c for label in row) for c in PREDICTED] for row in labels])
     assert fleiss_agreement(answers) == pytest.approx(fleiss_by_formula(table))
 
 

@@ -17,10 +17,10 @@ from utils.reports.heatmaps import (
     figure_size,
 )
 from utils.reports.metrics import METRICS, REQUIRED_METRICS, article_metrics
-
-MEAN_SENTIMENT, VALID_JSON_RATE = METRICS["mean_sentiment"], METRICS["valid_json_rate"]
 from utils.reports.model_labels import resolve_label
 from utils.reports.results_table import load_results_frame
+
+MEAN_SENTIMENT, VALID_JSON_RATE = METRICS["mean_sentiment"], METRICS["valid_json_rate"]
 
 
 def articles_for(root, write_results) -> pd.DataFrame:

@@ -327,7 +327,7 @@ def accuracy_table(answers: pd.DataFrame) -> pd.DataFrame:
         note = {"model": NA_TEXT, "notes": "no answers with a gold label in these results"}
         return _table([note], ACCURACY_COLUMNS)
     rows = []
-    for subject, per_subject in answers.groupby("subject", sort=True):
+    for _, per_subject in answers.groupby("subject", sort=True):
         rows += [model_row(group) for _, group in per_subject.groupby("model", sort=True)]
         rows.append(baseline_row(per_subject))
     return _table(rows, ACCURACY_COLUMNS)

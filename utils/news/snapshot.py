@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from utils.io import write_json_atomic
 from utils.items import Article, article_key
@@ -24,7 +25,7 @@ def make_article(
     the text's length before it was cut to the snapshot's cap.
     """
     published = item.published.astimezone(timezone.utc) if item.published else None
-    marks = {"relevance": relevance} if relevance else {}
+    marks: dict[str, Any] = {"relevance": relevance} if relevance else {}
     if clipped_from is not None:
         marks["clipped_from"] = clipped_from
     return Article(
