@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 from tests import scripted
 from tests.helpers import GEMMA, SMOLLM2, write_config, write_model_results, write_snapshot
 
-# Fixtures that load a real model: a test using one is marked slow (pyproject.toml declares the
+# Fixtures that load a real model (or train): a test using one is marked slow (pyproject.toml declares the
 # marker; the inner loop is ``python -m pytest -m "not slow"``). Tests that are slow for another
 # reason carry @pytest.mark.slow, or a module-level pytestmark, themselves.
 SLOW_FIXTURES = frozenset({"smollm2_backend", "gemma_backend", "smollm2_vocab", "small_project", "chain"})

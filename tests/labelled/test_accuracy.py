@@ -444,6 +444,7 @@ def test_subjects_are_kept_apart():
 # --- figures ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders the accuracy plots
 def test_plots_write_pngs(tmp_path):
     records = random_records(["model:one", "model-two", "three"], items=30, seed=7)
     sheets = sheets_of(results_frame(records, subject="FPB-AllAgree"), [])

@@ -191,6 +191,7 @@ def test_metrics_add_accuracy_columns_after_the_required_ones(labelled):
     assert list(summary.columns)[-1] == "Notes"
 
 
+@pytest.mark.slow  # renders every heatmap and diagram
 def test_heatmaps_add_f1_heatmap_and_reliability_diagrams(labelled):
     assert run(generate_heatmaps, labelled) == 0
     folder = labelled / "out" / "heatmaps"

@@ -17,6 +17,8 @@ import generate_heatmaps
 import generate_model_comparison_report
 from tests.helpers import write_model_results
 
+pytestmark = pytest.mark.slow  # one report over 34 models x 14 iterations x 19 articles
+
 MODELS, ITERATIONS, ARTICLES = 34, 14, 19
 FEW = "weak-model-q2_K"
 SLOW = "slowinvalid-7b-q4_K_M"

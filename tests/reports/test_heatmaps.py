@@ -68,6 +68,7 @@ def test_figure_grows_with_models_and_long_labels():
     assert w2 >= 35 * 0.5  # half an inch per model column at least
 
 
+@pytest.mark.slow  # renders every heatmap
 def test_pngs_exist_decode_and_have_sensible_sizes(tmp_path, write_results):
     frame_root = tmp_path / "results"
     articles_for(frame_root, write_results)

@@ -40,6 +40,7 @@ def test_trainer_table_points_at_real_functions():
         assert callable(getattr(importlib.import_module(module), function)), name
 
 
+@pytest.mark.slow  # imports torch
 def test_this_machine_selects_transformers_without_cuda():
     import torch
 
