@@ -2,7 +2,8 @@
 
 Every problem is reported as ``<file>: <key path>: <what was expected>`` so that a
 typo is found at start-up rather than after an hour of inference. Unknown keys
-are errors. Relative paths are resolved against the folder holding the config
+are errors (the strict-config base in utils/strict_config.py, shared with
+training/config.py). Relative paths are resolved against the folder holding the config
 file, so a run does not depend on the directory it was started from.
 """
 
@@ -13,27 +14,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, model_validator
 
 from utils.errors import ConfigError
+from utils.strict_config import StrictModel, read_yaml_mapping, validate
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
 
 _LOCATION_KEYS = ("path", "package_resource", "gguf_package")
 PromptMode = Literal["five_shot", "zero_shot"]
 BackendName = Literal["llama_cpp", "ollama"]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _model_from_tag(value: Any) -> Any:
@@ -256,78 +246,16 @@ class Config(StrictModel):
         return self.model_copy(update={**updates, "models_to_test": models, "news": news})
 
 
-def _format_location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text or "(top level)"
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as ``list[Annotated[ModelSpec, ...]]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for inner in (getattr(annotation, "__origin__", None), *getattr(annotation, "__args__", ())):
-        found = _nested_model(inner) if inner is not None and inner is not annotation else None
-        if found is not None:
-            return found
-    return None
-
-
-def _expected_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed at the mapping that holds ``loc``'s last part."""
-    current: type[BaseModel] | None = model
-    mapping_key_next = False
-    for part in loc[:-1]:
-        if isinstance(part, int) or mapping_key_next:  # a list index or a key of a mapping
-            mapping_key_next = False
-            continue
-        field = current.model_fields.get(str(part)) if current is not None else None
-        current = _nested_model(field.annotation) if field is not None else None
-        if current is None:
-            return []
-        mapping_key_next = getattr(field.annotation, "__origin__", None) is dict
-    return sorted(current.model_fields) if current is not None else []
-
-
-def _describe(path: Path, error: dict[str, Any]) -> str:
-    loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-    where = _format_location(loc)
-    if error["type"] == "extra_forbidden":
-        allowed = _expected_keys(Config, loc)
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{path}: {where}: unknown key{hint} (allowed here: {', '.join(allowed)})"
-    message = error["msg"].removeprefix("Value error, ")
-    got = error.get("input")
-    shown = "" if isinstance(got, dict) or error["type"] == "missing" else f" (got {got!r})"
-    return f"{path}: {where}: {message}{shown}"
+def validate_config(data: Any, path: Path) -> Config:
+    """``data`` (a config file's parsed YAML) validated, paths anchored at ``path``'s folder;
+    ConfigError naming file and keys when it is wrong."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    config = validate(Config, data, path)
+    return config.resolve_paths(path.resolve().parent)
 
 
 def load_config(path: Path | str | None = None) -> Config:
     """Read and validate a config file; raise ConfigError naming file and keys."""
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        lines = [_describe(path, err) for err in exc.errors()]
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
-    return config.resolve_paths(path.resolve().parent)
+    return validate_config(read_yaml_mapping(path), path)

@@ -1,4 +1,4 @@
-"""utils.reports.workbook (formatting, sheet registry) and the comparison workbook read back with openpyxl."""
+"""utils.reports.excel (the workbook writer, formatting), utils.reports.sheets (the sheet lists) and the comparison workbook read back with openpyxl."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from utils.run.answers import JsonObjectWatcher, SentimentResponse, answer_json_schema, parse_answer
+from utils.answers import JsonObjectWatcher, SentimentResponse, answer_json_schema, parse_answer
 
 GOOD = '{"sentiment": 0.45, "confidence": 0.8, "reasoning": "Orders rose."}'
 

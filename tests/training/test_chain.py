@@ -15,9 +15,9 @@ from tests.helpers import PROJECT
 from tests.training.helpers import fake_ollama, write_fpb, write_training_config
 from training.__main__ import main as training_main
 from training.config import load_training_config
-from training.export import gguf_path
+from training.naming import gguf_path
 from utils.labelled.splits import read_split_keys
-from utils.run.answers import parse_answer
+from utils.answers import parse_answer
 
 pytestmark = pytest.mark.slow  # trains, builds llama.cpp tools, quantizes
 

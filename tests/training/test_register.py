@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import real_ollama_host
 from tests.training.helpers import fake_ollama, write_training_config
 from training.config import load_training_config
-from training.export import gguf_path
+from training.naming import gguf_path
 from training.modelfiles import write_modelfiles
 from training.register import append_models, machine_profile, models_to_test_entries, register_all
 from utils.backends.gguf_files import package_resource_path

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from utils.run.answers import JsonObjectWatcher
+from utils.answers import JsonObjectWatcher
 from utils.backends.base import Backend, Completion, Message, Sampling
 from utils.errors import BackendUnavailable, PromptTooLong
 from utils.backends.gguf_files import resolve_gguf

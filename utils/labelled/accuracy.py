@@ -1,6 +1,6 @@
 """Accuracy against human labels: per-model metrics, calibration and significance tests.
 
-Pure functions over the long results frame (``utils.results_table.load_results_frame``)
+Pure functions over the long results frame (``utils.reports.results_table.load_results_frame``)
 limited to labelled items. A metric is a float or a ``NotAvailable`` carrying the reason,
 never a silent NaN; in the sheets it reads "n/a" and the reasons go to a ``notes`` column.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.items import snapshot_label, snapshot_mismatch
-from utils.run.results import (
+from utils.result_file import (
     IterationResult,
     ResultFileError,
     iter_result_files,
