@@ -118,15 +118,15 @@ class NewsSettings(StrictModel):
     cache_path: Path = Field(Path("cache/http_cache.sqlite"), description="requests-cache SQLite file.")
     cache_expire_hours: float = Field(24.0, gt=0, description="How long cached HTTP responses stay fresh.")
     request_delay_s: float = Field(1.0, ge=0, description="Polite delay between page requests.")
-    connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(20.0, gt=0)
-    max_retries: int = Field(3, ge=0, le=10)
+    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for a connection.")
+    read_timeout_s: float = Field(20.0, gt=0, description="Seconds to wait for a response.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries of a request that got 429, a 5xx or a network error.")
     backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each retry.")
-    max_response_bytes: int = Field(3_000_000, gt=1000)
+    max_response_bytes: int = Field(3_000_000, gt=1000, description="A larger response body is refused.")
     max_retry_after_s: float = Field(
         60.0, ge=0, description="Longest Retry-After honoured; a longer one ends the retries."
     )
-    max_redirects: int = Field(5, ge=0, le=30)
+    max_redirects: int = Field(5, ge=0, le=30, description="Redirects followed per request.")
     feed_cache_expire_hours: float = Field(
         1.0, gt=0, description="How long a cached feed stays fresh (pages use cache_expire_hours)."
     )
@@ -148,23 +148,27 @@ class NewsSettings(StrictModel):
     user_agent: str = Field(
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/131.0 Safari/537.36",
+        description="User-Agent header of every request.",
     )
 
 
 class Config(StrictModel):
     """The whole of config.yaml. Key names match the tool this project grew from."""
 
-    models_to_test: list[Annotated[ModelSpec, BeforeValidator(_model_from_tag)]] = Field(min_length=1)
-    comparison_pairs: list[tuple[str, str]] = Field(default_factory=list)
+    models_to_test: list[Annotated[ModelSpec, BeforeValidator(_model_from_tag)]] = Field(
+        min_length=1, description="The models: an Ollama tag, or a mapping (see Models).")
+    comparison_pairs: list[tuple[str, str]] = Field(
+        default_factory=list, description="Pairs of model names compared head to head in the report.")
 
     sample_size: int = Field(3, ge=1, le=1000, description="Iterations per model.")
     seed: int = Field(42, ge=0, description="Iteration i uses seed + i.")
-    default_temperature: float = Field(0.2, ge=0.0, le=2.0)
+    default_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     repeat_penalty: float = Field(
         1.0, ge=1.0, le=2.0, description="Penalty on repeated tokens (1.0: off). Penalties also hit JSON keys and digits."
     )
-    context_window_size: int = Field(8192, ge=512, le=262144)
-    num_tokens_to_predict: int = Field(1024, ge=16, le=32768)
+    context_window_size: int = Field(
+        8192, ge=512, le=262144, description="Context window: n_ctx (llama.cpp), num_ctx (Ollama).")
+    num_tokens_to_predict: int = Field(1024, ge=16, le=32768, description="Token limit per answer.")
     constrained_decoding: bool = Field(
         False, description="Constrain output to the answer's JSON schema (grammar / format)."
     )
@@ -187,25 +191,32 @@ class Config(StrictModel):
         "or concurrent Ollama requests.",
     )
 
-    ticker_symbol: str = Field("NVDA", min_length=1, max_length=12)
+    ticker_symbol: str = Field("NVDA", min_length=1, max_length=12, description="Ticker when --company is not given.")
     max_news_age: float = Field(7, gt=0, description="Days; older feed items are dropped.")
-    max_news_items: int = Field(20, ge=1, le=200)
-    companies: dict[str, CompanyOverride] = Field(default_factory=dict)
-    news: NewsSettings = Field(default_factory=NewsSettings)
+    max_news_items: int = Field(20, ge=1, le=200, description="At most this many articles per snapshot.")
+    companies: dict[str, CompanyOverride] = Field(
+        default_factory=dict, description="Company name and aliases per ticker (see companies entries).")
+    news: NewsSettings = Field(default_factory=NewsSettings, description="How news is fetched (see news).")
 
     ollama_host: str | None = Field(None, description="Ollama URL; default OLLAMA_HOST or localhost.")
-    ollama_timeout_s: float = Field(300.0, gt=0)
+    ollama_timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for one Ollama answer.")
 
     neutral_band: float = Field(0.2, ge=0.0, lt=1.0, description="|sentiment| below this is neutral.")
-    bootstrap_resamples: int = Field(2000, ge=100, le=100000)
+    bootstrap_resamples: int = Field(
+        2000, ge=100, le=100000, description="Bootstrap resamples of the confidence intervals.")
 
-    articles_folder: Path = Path("data/articles")
-    messages_folder: Path = Path("messages")
-    sentiment_save_folder: Path = Path("sentiments")
-    report_output_file: Path = Path("reports/model_comparison_report.xlsx")
-    report_output_csv_file: Path = Path("reports/model_metrics.csv")
-    report_output_csv_folder: Path = Path("reports")
-    heatmaps_folder: Path = Path("heatmaps")
+    articles_folder: Path = Field(Path("data/articles"), description="Article snapshots, per ticker.")
+    messages_folder: Path = Field(
+        Path("messages"), description="Prompt texts: system message, few-shot examples, user template.")
+    sentiment_save_folder: Path = Field(
+        Path("sentiments"), description="Result files, one per model, subject and iteration.")
+    report_output_file: Path = Field(
+        Path("reports/model_comparison_report.xlsx"), description="The comparison workbook.")
+    report_output_csv_file: Path = Field(
+        Path("reports/model_metrics.csv"), description="Per (model, article) metrics; a workbook is written beside it.")
+    report_output_csv_folder: Path = Field(
+        Path("reports"), description="Folder of the comparison report's CSV files (one per sheet).")
+    heatmaps_folder: Path = Field(Path("heatmaps"), description="Heatmap PNGs.")
     report_example_sample_size: int | None = Field(
         None, description="Accepted for compatibility with old configs; not used."
     )
