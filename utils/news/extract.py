@@ -352,29 +352,33 @@ def _has_video(soup: BeautifulSoup) -> bool:
 # --- command line -----------------------------------------------------------------
 
 
-def _company(ticker: str) -> Company:
-    """The ticker's company from the curated table; the bare ticker when it is not there."""
+def _company(ticker: str, config=None) -> Company:
+    """The ticker's company (config.yaml's names and aliases when given, else the curated
+    table); the bare ticker when neither knows it."""
+    from utils.news.companies import known_company
+
     symbol = ticker.upper()
+    found = known_company(symbol, config) if config is not None else None
+    if found is not None:
+        return found
     name, aliases = CURATED.get(symbol, (symbol, ()))
     return Company(symbol, name, tuple(aliases))
 
 
-def _report(page_path: Path, company: Company | None, summary: str) -> str:
-    """What ``python -m utils.news.extract`` prints for one page."""
-    body = page_path.read_bytes()
-    page = clean_page(body)
-    lines = [f"page: {page_path}", f"providers recognised: {', '.join(page.providers) or 'none'}"]
+def _report(body: bytes, company: Company | None, summary: str, rules: Rules) -> list[str]:
+    """What ``python -m utils.news.extract`` prints for one page, line by line."""
+    page = clean_page(body, rules=rules)
+    lines = [f"providers recognised: {', '.join(page.providers) or 'none'}"]
     if company is None:
-        kept, dropped, relevance = page.blocks, page.dropped, "none (no --company: the page's main text)"
+        kept, dropped, relevance = [b.text for b in page.blocks], page.dropped, "none (no --company: the page's main text)"
     else:
         try:
-            result = extract_article(body, charset=None, company=company, summary=summary, min_chars=0)
+            result = extract_article(body, charset=None, company=company, summary=summary, min_chars=0, rules=rules)
         except ArticleSkipped as exc:
-            return "\n".join([*lines, f"skipped: {exc.reason}", *_dropped_lines(page.dropped)])
-        kept = [Block("p", t) for t in result.content.split(SEPARATOR)]
-        dropped, relevance = list(result.dropped), f"{result.relevance}: {result.reason}"
-    lines += [f"relevance: {relevance}", f"--- kept ({len(kept)} blocks)", *(b.text for b in kept)]
-    return "\n".join([*lines, *_dropped_lines(dropped)])
+            return [*lines, f"skipped: {exc.reason}", *_dropped_lines(page.dropped)]
+        kept, dropped = result.content.split(SEPARATOR), list(result.dropped)
+        relevance = f"{result.relevance}: {result.reason}"
+    return [*lines, f"relevance: {relevance}", f"--- kept ({len(kept)} blocks)", *kept, *_dropped_lines(dropped)]
 
 
 def _dropped_lines(dropped: list[Dropped]) -> list[str]:
@@ -391,11 +395,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("page", type=Path, metavar="PAGE.html", help="a saved HTML page")
     parser.add_argument("--company", metavar="TICKER", help="apply the relevance rules for this ticker")
     parser.add_argument("--summary", default="", metavar="TEXT", help="the feed's summary of the item")
+    parser.add_argument("--config", type=Path, metavar="PATH",
+                        help="a config.yaml whose companies and news.boilerplate_rules apply")
     args = parser.parse_args(argv)
-    if not args.page.is_file():
-        parser.error(f"{args.page}: no such file")
-    print(_report(args.page, _company(args.company) if args.company else None, args.summary))
-    return 0
+
+    def run() -> int:
+        from utils.config import load_config
+
+        config = load_config(args.config) if args.config else None
+        rules = load_rules(config.news.boilerplate_rules if config else None)
+        try:
+            body = args.page.read_bytes()
+        except OSError as exc:
+            parser.error(f"{args.page}: {exc.strerror or exc}")
+        company = _company(args.company, config) if args.company else None
+        print("\n".join([f"page: {args.page}", *_report(body, company, args.summary, rules)]))
+        return 0
+
+    from utils.cli import run_cli
+
+    return run_cli(run)
 
 
 if __name__ == "__main__":
