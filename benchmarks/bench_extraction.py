@@ -37,9 +37,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from utils.news.companies import CURATED, Company  # noqa: E402
-from utils.news.extract import ArticleSkipped, extract_article, main_text  # noqa: E402
-from utils.news.maintext import normalize_space  # noqa: E402
+from utils.news.companies import CURATED, Company
+from utils.news.extract import ArticleSkipped, extract_article, main_text
+from utils.news.maintext import normalize_space
 
 DEFAULT_FOLDER = PROJECT / "tests" / "news" / "fixtures" / "pages"
 _TOKEN = re.compile(r"\w+")

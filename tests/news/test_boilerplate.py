@@ -12,7 +12,13 @@ from utils.config import NewsSettings, load_config
 from utils.errors import ConfigError
 from utils.news.boilerplate import RULES_FILE, compile_rules, load_rules, read_rule_book
 from utils.news.companies import Company
-from utils.news.extract import SEPARATOR, ArticleSkipped, extract_article, main, main_text
+from utils.news.extract import (
+    SEPARATOR,
+    ArticleSkipped,
+    extract_article,
+    main,
+    main_text,
+)
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 NVIDIA = Company("NVDA", "Nvidia", ("NVIDIA Corporation",))
@@ -140,7 +146,7 @@ def test_the_command_runs_as_a_module_without_warnings() -> None:
     done = subprocess.run(
         [sys.executable, "-W", "error::RuntimeWarning", "-m", "utils.news.extract",
          str(PAGES / "yahoo-gurufocus-nvda-insider.html"), "--company", "NVDA"],
-        cwd=PROJECT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "[gurufocus/warning-signs] Warning! GuruFocus has detected 4 Warning Signs with NVDA." in done.stdout

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -72,7 +73,7 @@ class RuleBook(BaseModel):
     providers: dict[str, Provider] = Field(default_factory=dict)
     disable: list[str] = Field(default_factory=list, description="Rules to switch off, as provider/name.")
 
-    def extended(self, extra: "RuleBook") -> "RuleBook":
+    def extended(self, extra: RuleBook) -> RuleBook:
         """These rules with ``extra``'s added (a known provider gets more patterns and rules)."""
         providers = {key: value.model_copy(deep=True) for key, value in self.providers.items()}
         for key, more in extra.providers.items():

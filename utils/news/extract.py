@@ -38,11 +38,29 @@ from bs4.dammit import EncodingDetector, UnicodeDammit
 from utils.news.boilerplate import Rules, load_rules, remove_boilerplate
 from utils.news.companies import CURATED, Company, other_company_names
 from utils.news.duplicates import words
-from utils.news.maintext import Block, Dropped, normalize_space, page_signals, page_titles, story_blocks
+from utils.news.maintext import (
+    Block,
+    Dropped,
+    normalize_space,
+    page_signals,
+    page_titles,
+    story_blocks,
+)
 
 __all__ = [
-    "ArticleSkipped", "Extraction", "ROUND_UP", "SEPARATOR", "STORY", "clip", "extract_article",
-    "html_charset", "is_consent_wall", "main_text", "mention_pattern", "normalize_space", "usable_summary",
+    "ROUND_UP",
+    "SEPARATOR",
+    "STORY",
+    "ArticleSkipped",
+    "Extraction",
+    "clip",
+    "extract_article",
+    "html_charset",
+    "is_consent_wall",
+    "main_text",
+    "mention_pattern",
+    "normalize_space",
+    "usable_summary",
 ]
 
 SEPARATOR = " … "

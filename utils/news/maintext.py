@@ -23,10 +23,10 @@ from lxml import etree
 # Measured on tests/news/fixtures/pages: tables carry story figures (results, regional
 # data), so keeping them adds recall; favor_recall / favor_precision changed nothing or
 # lost story text there, so trafilatura's balanced default is used.
-_TRAFILATURA_OPTIONS = dict(
-    output_format="xml", include_comments=False, include_tables=True, include_images=False,
-    include_links=False, include_formatting=False, deduplicate=False, with_metadata=False,
-)
+_TRAFILATURA_OPTIONS = {
+    "output_format": "xml", "include_comments": False, "include_tables": True, "include_images": False,
+    "include_links": False, "include_formatting": False, "deduplicate": False, "with_metadata": False,
+}
 _TEXT_TAGS = ("p", "head", "quote", "code")
 # Known story containers, most specific first; a div.body counts only with Yahoo's atoms in it.
 _KNOWN_CONTAINERS = ("div.caas-body", "div.body:has(> div.atoms-wrapper)")

@@ -9,8 +9,8 @@ from datetime import datetime
 from utils.config import Config
 from utils.items import Article
 from utils.news.articles import SkippedItem
-from utils.news.companies import Company
 from utils.news.boilerplate import Rules, load_rules
+from utils.news.companies import Company
 from utils.news.duplicates import DuplicateIndex
 from utils.news.extract import ArticleSkipped, extract_article, is_consent_wall
 from utils.news.feed import FeedItem, feed_url, parse_feed, select_items
