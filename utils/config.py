@@ -150,6 +150,21 @@ class NewsSettings(StrictModel):
         "Chrome/131.0 Safari/537.36",
         description="User-Agent header of every request.",
     )
+    boilerplate_rules: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More boilerplate rules, in the shape of utils/news/boilerplate_rules.yaml "
+        "(generic, providers, disable); added to the shipped ones.",
+    )
+    video_pages: Literal["skip", "keep"] = Field(
+        "skip", description="Video pages (a player and a caption): skipped with the reason, or kept as kind: video."
+    )
+
+    @model_validator(mode="after")
+    def _valid_boilerplate_rules(self) -> "NewsSettings":
+        from utils.news.boilerplate import validate_extra  # imported here: utils.news imports this module
+
+        validate_extra(self.boilerplate_rules)
+        return self
 
 
 class Config(StrictModel):
