@@ -37,9 +37,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from utils.news.companies import CURATED, Company
-from utils.news.extract import ArticleSkipped, extract_article, main_text
-from utils.news.maintext import normalize_space
+from utils.news.companies import CURATED, Company  # noqa: E402
+from utils.news.extract import ArticleSkipped, extract_article, main_text  # noqa: E402
+from utils.news.maintext import normalize_space  # noqa: E402
 
 DEFAULT_FOLDER = PROJECT / "tests" / "news" / "fixtures" / "pages"
 _TOKEN = re.compile(r"\w+")
@@ -187,7 +187,10 @@ def score_marked(folder: Path) -> list[str]:
             kept, story = story_sentences_kept(marks, text)
             leaked = boilerplate_kept(marks, text)
             row = totals[who]
-            row[0] += kept; row[1] += story; row[2] += len(leaked); row[3] += len(marks["boilerplate"])
+            row[0] += kept
+            row[1] += story
+            row[2] += len(leaked)
+            row[3] += len(marks["boilerplate"])
             row[4] += sum(len(b) for b in leaked)
             chars[who] += len(text)
     lines = [f"{'on the marked pages':<34} {'story sentences kept':>22} {'boilerplate blocks kept':>25}"]

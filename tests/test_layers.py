@@ -27,7 +27,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 LAYERS: list[set[str]] = [
     {"utils.errors", "utils.io", "utils.items", "utils.na"},
-    {"utils.answers", "utils.result_file", "utils.strict_config"},
+    {"utils.answers", "utils.result_file", "utils.rule_book", "utils.strict_config"},
     {"utils.config", "utils.cli"},
     {"utils.news", "utils.labelled", "utils.backends"},
     {"utils.run", "utils.reports"},

@@ -14,9 +14,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from utils.errors import ConfigError
+from utils.rule_book import RuleBook
 from utils.strict_config import StrictModel, read_yaml_mapping, validate
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -161,9 +162,11 @@ class NewsSettings(StrictModel):
 
     @model_validator(mode="after")
     def _valid_boilerplate_rules(self) -> "NewsSettings":
-        from utils.news.boilerplate import validate_extra  # imported here: utils.news imports this module
-
-        validate_extra(self.boilerplate_rules)
+        try:
+            RuleBook.model_validate(dict(self.boilerplate_rules))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ValueError(f"boilerplate_rules: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
         return self
 
 

@@ -68,7 +68,10 @@ def scraped(loopback, tmp_path):
     config = news_config(tmp_path, base)
     config = config.model_copy(update={"news": config.news.model_copy(update={"max_article_chars": 20_000})})
     snapshot = load_snapshot(ensure_snapshot("NVDA", config, refresh=True))
-    name_of = lambda url: url.rsplit("/", 1)[-1].removesuffix(".html")
+
+    def name_of(url: str) -> str:
+        return url.rsplit("/", 1)[-1].removesuffix(".html")
+
     return (snapshot, {name_of(a.url): a for a in snapshot.articles},
             {name_of(s.url): s for s in snapshot.skipped})
 
