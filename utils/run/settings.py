@@ -5,9 +5,13 @@ same prompt (fingerprint of the system message, examples and template), the same
 file (SHA-256) or Ollama digest, temperature, token limit, decoding mode, seed, chat
 format and, for llama.cpp, flash attention when it is on (another attention kernel sums in
 another order, which can flip a near-tie in greedy decoding; with it on, the thread count
-can too). Settings that do not change an answer otherwise (threads, workers, context size)
-are recorded but left out of the fingerprint. A key of OPTIONAL_KEYS counts only when it is
-set, so files written before the key existed keep their fingerprint.
+can too). For an OpenAI-compatible server the model id covers the base URL, the model's
+``/models`` entry and version headers, and ``server_options`` its stop sequences and
+server-specific request fields (the harness's ``repeat_penalty`` is not an OpenAI field and
+is not sent, so it is recorded as None). Settings that do not change an answer otherwise
+(threads, workers, context size) are recorded but left out of the fingerprint. A key of
+OPTIONAL_KEYS counts only when it is set, so files written before the key existed keep
+their fingerprint.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from utils.run.prompts import PromptTemplates
 FINGERPRINT_KEYS = (
     "prompt_fingerprint", "company_name", "model_id", "temperature", "repeat_penalty",
     "num_tokens_to_predict", "decoding", "stop_after_json", "seed", "chat_format", "items_fingerprint",
-    "flash_attn",
+    "flash_attn", "server_options",
 )
 # Fingerprinted only when set (not None): the setting's default leaves older files current.
-OPTIONAL_KEYS = ("flash_attn",)
+OPTIONAL_KEYS = ("flash_attn", "server_options")
 
 
 def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *, company_name: str,
@@ -35,7 +39,7 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
     """Everything recorded under ``settings`` in a result file, fingerprint included."""
     settings = {
         "temperature": config.default_temperature,
-        "repeat_penalty": config.repeat_penalty,
+        "repeat_penalty": None if spec.backend == "openai" else config.repeat_penalty,
         "num_tokens_to_predict": config.num_tokens_to_predict,
         "context_window_size": config.context_window_size,
         "decoding": "json_schema" if config.constrained_decoding else "free",
@@ -47,6 +51,9 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
         "seed": seed,
         "model_id": model_id,
         "items_fingerprint": items_fingerprint,
+        "server_options": ({"stop": list(spec.stop), "extra_body": dict(spec.extra_body),
+                            "response_format": spec.response_format if config.constrained_decoding else None}
+                           if spec.backend == "openai" else None),
     }
     settings["fingerprint"] = fingerprint(settings)
     return settings
