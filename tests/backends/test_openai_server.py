@@ -21,11 +21,13 @@ from utils.backends import create_backend
 from utils.backends.openai_chat import RequestLimits
 from utils.config import load_config
 from utils.items import Article
-from utils.run.answers import parse_answer
+from utils.answers import parse_answer
 from utils.run.journal import journal_path
 from utils.run.prompts import load_templates
 from utils.run.results import load_result
 from utils.run.work import sampling_for
+
+pytestmark = pytest.mark.slow  # starts server processes and loads a model
 
 # llama-cpp-python's server applies repeat_penalty 1.1 unless told otherwise; the harness
 # (and the in-process backend) uses 1.0. It is not an OpenAI field, so it goes in extra_body.

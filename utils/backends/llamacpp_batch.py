@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from utils.backends.base import Sampling
-from utils.run.answers import JsonObjectWatcher
+from utils.answers import JsonObjectWatcher
 
 
 @dataclass

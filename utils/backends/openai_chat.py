@@ -16,6 +16,7 @@ without its ``/models`` entry changing, so pin a dated model id there.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import logging
@@ -58,10 +59,25 @@ def _seconds_of(value: str | None) -> float | None:
     return sum(float(number) * scale[unit] for number, unit in parts)
 
 
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
 def rate_limit_wait(headers: Any) -> float | None:
     """Seconds the server asks to wait before the next request, from ``retry-after-ms`` or the
-    ``x-ratelimit-*`` headers (OpenAI's); None when it asks for nothing. (``Retry-After`` itself
-    is read with the news fetcher's rule, utils/news/fetcher.py::retry_delay.)"""
+    ``x-ratelimit-*`` headers (OpenAI's); None when it asks for nothing."""
     if headers.get("retry-after-ms"):
         try:
             return float(headers["retry-after-ms"]) / 1000
@@ -229,12 +245,12 @@ class OpenAIChatBackend(Backend):
 
     def _back_off(self, url: str, attempt: int, response: Any, why: str) -> bool:
         """Sleep before the next attempt; False when the server asks for a longer wait than timeout_s."""
-        from utils.news.fetcher import retry_delay
-
-        retry_after = response.headers.get("Retry-After") if response is not None else None
-        delay = retry_delay(attempt, BACKOFF_S, retry_after, self.spec.timeout_s, datetime.now(timezone.utc))
-        asked = rate_limit_wait(response.headers) if response is not None else None
-        if delay is not None and asked is not None:
+        delay = BACKOFF_S * 2 ** attempt
+        asked = None
+        if response is not None:
+            asked = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(timezone.utc))
+            asked = asked if asked is not None else rate_limit_wait(response.headers)
+        if asked is not None:
             delay = None if asked > self.spec.timeout_s else max(delay, asked)
         if delay is None:
             log.warning("%s: %s asks to wait longer than timeout_s (%s s); not retrying", url, why,
