@@ -220,7 +220,10 @@ def test_a_retry_after_longer_than_the_timeout_fails_at_once(tmp_path, fake):
 def test_server_errors_are_retried_then_reported(tmp_path, fake):
     backend = backend_for(tmp_path, fake.url, max_retries=1)
     backend.load()
-    overloaded = lambda: openai_error(503, "The server is overloaded or not ready yet.", "server_error", None)
+
+    def overloaded() -> Response:
+        return openai_error(503, "The server is overloaded or not ready yet.", "server_error", None)
+
     fake.replies = [overloaded()]
     assert backend.chat(MESSAGES, GREEDY).text == ANSWER  # one 503, then an answer
     fake.replies = [overloaded(), overloaded()]

@@ -83,9 +83,9 @@ def rate_limit_wait(headers: Any) -> float | None:
             return float(headers["retry-after-ms"]) / 1000
         except ValueError:
             pass
-    waits = [_seconds_of(headers.get(f"x-ratelimit-reset-{kind}")) for kind in ("requests", "tokens")
-             if headers.get(f"x-ratelimit-remaining-{kind}") == "0"]
-    waits = [w for w in waits if w is not None]
+    read = [_seconds_of(headers.get(f"x-ratelimit-reset-{kind}")) for kind in ("requests", "tokens")
+            if headers.get(f"x-ratelimit-remaining-{kind}") == "0"]
+    waits = [w for w in read if w is not None]
     return max(waits) if waits else None
 
 
