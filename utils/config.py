@@ -245,7 +245,7 @@ class Config(StrictModel):
     )
     parallel: int = Field(
         1, ge=1, le=64, description="Items in flight per model: llama.cpp sequences decoded together, "
-        "or concurrent Ollama requests.",
+        "or concurrent Ollama or OpenAI-compatible requests.",
     )
 
     ticker_symbol: str = Field("NVDA", min_length=1, max_length=12, description="Ticker when --company is not given.")

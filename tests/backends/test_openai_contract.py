@@ -221,7 +221,7 @@ def test_server_errors_are_retried_then_reported(tmp_path, fake):
     backend = backend_for(tmp_path, fake.url, max_retries=1)
     backend.load()
 
-    def overloaded():
+    def overloaded() -> Response:
         return openai_error(503, "The server is overloaded or not ready yet.", "server_error", None)
 
     fake.replies = [overloaded()]

@@ -27,6 +27,8 @@ from utils.run.prompts import load_templates
 from utils.run.results import load_result
 from utils.run.work import sampling_for
 
+pytestmark = pytest.mark.slow  # starts server processes and loads a model
+
 # llama-cpp-python's server applies repeat_penalty 1.1 unless told otherwise; the harness
 # (and the in-process backend) uses 1.0. It is not an OpenAI field, so it goes in extra_body.
 SAME_SAMPLING = {"repeat_penalty": 1.0}

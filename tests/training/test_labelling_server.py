@@ -17,6 +17,8 @@ from utils.errors import DatasetError
 from utils.run.journal import journal_path
 from utils.run.results import load_result
 
+pytestmark = pytest.mark.slow  # a server process and a model
+
 TEACHER = "teacher-server"
 
 
