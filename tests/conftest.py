@@ -8,7 +8,19 @@ from typing import Callable
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests import scripted
 from tests.helpers import GEMMA, SMOLLM2, write_config, write_model_results, write_snapshot
+
+# Fixtures that load a real model (or train): a test using one is marked slow (pyproject.toml declares the
+# marker; the inner loop is ``python -m pytest -m "not slow"``). Tests that are slow for another
+# reason carry @pytest.mark.slow, or a module-level pytestmark, themselves.
+SLOW_FIXTURES = frozenset({"smollm2_backend", "gemma_backend", "smollm2_vocab", "small_project", "chain"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -41,6 +53,21 @@ def loopback(server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     server.clear()
     return server
+
+
+@pytest.fixture
+def scripted_backend(monkeypatch: pytest.MonkeyPatch) -> scripted.Script:
+    """This test's :class:`tests.scripted.Script`; every llama_cpp model is served by a scripted backend.
+
+    The backend is registered through the real backend table, so the command line, the run
+    loop and the labelling run reach it the way they reach llama.cpp (no model is loaded).
+    """
+    from utils.backends import BACKENDS
+
+    script = scripted.Script()
+    monkeypatch.setitem(BACKENDS, "llama_cpp", "tests.scripted:ScriptedBackend")
+    monkeypatch.setattr(scripted, "current", script)
+    return script
 
 
 def _loaded_backend(tmp_path_factory: pytest.TempPathFactory, spec: dict):

@@ -85,7 +85,7 @@ def run_step(step: str, args: argparse.Namespace) -> int:
 
         register_all(config, append_to=args.append_config)
     elif step == "evaluate":
-        from training.export import exported_ggufs
+        from training.naming import exported_ggufs
         from training.pipeline import evaluate
 
         return evaluate(config, list(exported_ggufs(config)), show)

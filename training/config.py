@@ -1,19 +1,19 @@
 """training/config.yaml, parsed into strict pydantic models (unknown keys are errors).
 
-Errors read ``<file>: <key path>: <what was expected>`` like the main config's.
+Errors read ``<file>: <key path>: <what was expected>``, YAML errors with their line and
+column, through the strict-config base shared with the main config (utils/strict_config.py).
 Relative paths are resolved against the folder holding the config file.
 """
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
 from utils.errors import ConfigError
+from utils.strict_config import StrictModel, read_yaml_mapping, validate
 
 DEFAULT_TRAINING_CONFIG = Path(__file__).resolve().parent / "config.yaml"
 PROJECT_MESSAGES = Path(__file__).resolve().parent.parent / "messages"
@@ -23,11 +23,7 @@ BLOCK_TYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k", "
 TEMPLATE_NAMES = ("chatml", "llama3", "mistral", "phi3", "gemma")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BaseModelSpec(Strict):
+class BaseModelSpec(StrictModel):
     """Where the model to fine-tune comes from: exactly one of three locations."""
 
     name: str = Field("smollm2-135m-instruct", min_length=1, description="Short name used in output names.")
@@ -48,7 +44,7 @@ class BaseModelSpec(Strict):
         return self
 
 
-class ArticleLabelSettings(Strict):
+class ArticleLabelSettings(StrictModel):
     """News articles labelled by a stronger model through the harness (training/labelling.py)."""
 
     snapshots: list[Path] = Field(default_factory=list, description="Article snapshot files to label.")
@@ -67,7 +63,7 @@ class ArticleLabelSettings(Strict):
         return self
 
 
-class DatasetSettings(Strict):
+class DatasetSettings(StrictModel):
     fpb_path: Path | None = Field(None, description="FinancialPhraseBank-v1.0 folder.")
     agreement_levels: list[Agreement] = Field(["all"], min_length=1, description="FPB levels whose sentences are used.")
     confidence: dict[Agreement, float] = Field(
@@ -105,14 +101,14 @@ class DatasetSettings(Strict):
         return self
 
 
-class LoraSettings(Strict):
+class LoraSettings(StrictModel):
     r: int = Field(16, ge=1, le=512)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
-class FinetuneSettings(Strict):
+class FinetuneSettings(StrictModel):
     trainer: Literal["auto", "transformers", "unsloth"] = Field(
         "auto", description="auto: unsloth when CUDA and unsloth are present, else transformers.")
     lora: LoraSettings = Field(default_factory=LoraSettings)
@@ -136,7 +132,7 @@ class FinetuneSettings(Strict):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: all cores).")
 
 
-class ExportSettings(Strict):
+class ExportSettings(StrictModel):
     quantizations: list[str] = Field(["Q8_0", "Q5_K_M", "Q4_K_M"], description="Besides F16, which is always made.")
     converter_cache: Path | None = Field(None, description="Where the llama.cpp converter is unpacked "
                                          "(default: ~/.cache/gguf-sentiment-harness/llama-cpp-converter).")
@@ -161,18 +157,18 @@ class ExportSettings(Strict):
         return self
 
 
-class ModelfileSettings(Strict):
+class ModelfileSettings(StrictModel):
     folder: Path = Field(Path("../Modelfiles"), description="Where Modelfiles are written.")
     temperature: float = Field(0.0, ge=0, le=2)
     num_ctx: int = Field(2048, ge=256)
 
 
-class RegisterSettings(Strict):
+class RegisterSettings(StrictModel):
     ollama_host: str | None = Field(None, description="Ollama URL (default: OLLAMA_HOST or 127.0.0.1:11434).")
     timeout_s: float = Field(600.0, gt=0)
 
 
-class EvaluateSettings(Strict):
+class EvaluateSettings(StrictModel):
     """The comparison run of ``training all``: base five-shot vs the fine-tune zero-shot."""
 
     agreement: Agreement = "all"
@@ -182,7 +178,7 @@ class EvaluateSettings(Strict):
     output_dir: Path = Field(Path("output/evaluation"), description="Results, config and reports of the run.")
 
 
-class TrainingConfig(Strict):
+class TrainingConfig(StrictModel):
     base_model: BaseModelSpec = Field(default_factory=BaseModelSpec)
     output_dir: Path = Field(Path("output"), description="Data, adapter, merged model and GGUFs go here.")
     run_name: str = Field("smollm2-135m-sentiment", pattern=r"^[a-z0-9][a-z0-9._-]*$",
@@ -243,47 +239,13 @@ def _resolve(config: TrainingConfig, base: Path) -> TrainingConfig:
     })
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = TrainingConfig
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
-        model = field.annotation if field is not None else None
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-    return sorted(model.model_fields)
-
-
-def _describe(path: Path, error: dict[str, Any]) -> str:
-    loc = tuple(error["loc"])
-    where = ".".join(str(p) for p in loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc)
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{path}: {where}: unknown key{hint} (allowed here: {', '.join(allowed)})"
-    got = error.get("input")
-    shown = "" if isinstance(got, dict) or error["type"] == "missing" else f" (got {got!r})"
-    return f"{path}: {where}: {error['msg'].removeprefix('Value error, ')}{shown}"
-
-
 def load_training_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> TrainingConfig:
     """Read and validate a training config; ConfigError naming file and key when wrong."""
     path = Path(path) if path is not None else DEFAULT_TRAINING_CONFIG
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: training config file not found") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read training config: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    data = read_yaml_mapping(path, "training config file")
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
-    try:
-        config = TrainingConfig.model_validate(data)
-    except ValidationError as exc:
-        lines = [_describe(path, err) for err in exc.errors()]
-        raise ConfigError("invalid training configuration:\n  " + "\n  ".join(lines)) from None
+    config = validate(TrainingConfig, data, path, "invalid training configuration")
     return _resolve(config, path.resolve().parent)
 
 

@@ -27,7 +27,7 @@ from utils.errors import DatasetError
 from utils.io import write_json_atomic, write_jsonl_atomic
 from utils.labelled.datasets import FPB_FILES, LabelledItem, load_fpb, load_labelled_csv, stratified_sample
 from utils.labelled.splits import write_split_file
-from utils.run.answers import SentimentResponse, parse_answer
+from utils.answers import SentimentResponse, parse_answer
 from utils.run.prompts import PromptTemplates, load_templates, render_answer
 from utils.run.sources import DATASET_COMPANY
 

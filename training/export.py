@@ -18,19 +18,13 @@ from pathlib import Path
 
 from training.config import QUANT_TYPES, TrainingConfig
 from training.converter import convert_to_gguf
+from training.naming import gguf_path
 from utils.errors import HarnessError
 from utils.io import file_sha256, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 EXPORT_FILE = "exports.json"
-
-
-def gguf_path(config: TrainingConfig, quant: str) -> Path:
-    """Where the GGUF of one quantization ('F16', 'Q4_K_M', ...) is written."""
-    from training.modelfiles import quant_label
-
-    return config.gguf_dir / f"{config.run_name}-{quant_label(quant)}.gguf"
 
 
 def quantize(source: Path, target: Path, quant: str, threads: int | None = None) -> Path:
@@ -144,12 +138,3 @@ def importance_matrix(config: TrainingConfig, f16: Path) -> Path:
                              threads=config.finetune.threads)
     log.info("importance matrix: %s (%d chunks, %.0f s)", output, chunks, time.perf_counter() - started)
     return output
-
-
-def exported_ggufs(config: TrainingConfig) -> dict[str, Path]:
-    """The GGUFs of the last export that still exist, F16 first; HarnessError when there are none."""
-    wanted = ["F16", *config.export.quantizations]
-    found = {quant: gguf_path(config, quant) for quant in wanted if gguf_path(config, quant).is_file()}
-    if not found:
-        raise HarnessError(f"{config.gguf_dir}: no exported GGUF files (run: python -m training export)")
-    return found

@@ -5,7 +5,7 @@ Two export options need more than llama-cpp-python's ``llama_model_quantize``, w
 
 - per-tensor types (``export.replace_fallback``): where a tensor's rows do not fit the
   K-quant's 256-wide blocks, llama.cpp picks a fallback type, and q5_1 breaks SmolLM2
-  (README, "The demo: measured"); those tensors are written as q5_0 instead;
+  (docs/measurements/2026-11-fine-tuning-demo.md); those tensors are written as q5_0 instead;
 - an importance matrix (``export.imatrix``): how strongly each weight column is used on the
   fine-tune's own training conversations, so the quantizer spends precision where it counts.
 

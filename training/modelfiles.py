@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.config import TrainingConfig
+from training.naming import exported_ggufs, modelfile_path
 from utils.errors import ConfigError, HarnessError
+from utils.io import write_text_atomic
 
 # Ollama Go templates. Each folds the conversation exactly as the model family's own
 # chat template does; a system message is its own turn where the format has a system
@@ -82,16 +84,6 @@ def render_conversation(chat_format: str, messages: list[dict[str, str]], defaul
     return render(TEMPLATES[chat_format], data)
 
 
-def ollama_tag(run_name: str, quant: str) -> str:
-    """The Ollama model name for an export: '<run>:<quant>' with the project's quant spelling."""
-    return f"{run_name}:{quant_label(quant)}"
-
-
-def quant_label(quant: str) -> str:
-    """'Q4_K_M' -> 'q4_K_M', 'F16' -> 'f16' (the spelling used across the harness)."""
-    return quant[0].lower() + quant[1:]
-
-
 def render_modelfile(gguf_from: str, chat_format: str, system: str, temperature: float, num_ctx: int) -> str:
     """A Modelfile's text: FROM, TEMPLATE, SYSTEM and PARAMETER lines."""
     if chat_format not in TEMPLATES:
@@ -145,13 +137,8 @@ def _add_parameter(parameters: dict[str, object], name: str, raw: str) -> None:
         parameters[name] = int(raw)
 
 
-def modelfile_path(config: TrainingConfig, quant: str) -> Path:
-    return config.modelfiles.folder / f"{config.run_name}-{quant_label(quant)}.Modelfile"
-
-
 def write_modelfiles(config: TrainingConfig) -> list[Path]:
     """A Modelfile per GGUF in the export folder; returns the paths written."""
-    from training.export import exported_ggufs
     from utils.run.prompts import load_templates
 
     system = load_templates(config.prompts_folder).system
@@ -162,12 +149,6 @@ def write_modelfiles(config: TrainingConfig) -> list[Path]:
         relative = os.path.relpath(gguf, path.parent)
         text = render_modelfile(relative, config.base_model.chat_template, system,
                                 config.modelfiles.temperature, config.modelfiles.num_ctx)
-        _write_text_atomic(path, text)
+        write_text_atomic(path, text)
         written.append(path)
     return written
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)

@@ -9,7 +9,6 @@ forms per export, the GGUF through embedded llama.cpp and the Ollama tag, both z
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import re
 import shutil
@@ -19,8 +18,10 @@ from typing import Any
 import yaml
 
 from training.config import TrainingConfig
-from training.modelfiles import Modelfile, modelfile_path, ollama_tag, parse_modelfile, quant_label
+from training.modelfiles import Modelfile, parse_modelfile
+from training.naming import exported_ggufs, gguf_path, modelfile_path, ollama_tag, quant_label
 from utils.errors import BackendUnavailable, ConfigError, HarnessError
+from utils.io import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ def machine_profile(system: str | None = None, machine: str | None = None, has_n
 
 def models_to_test_entries(config: TrainingConfig, quants: list[str]) -> list[dict[str, Any]]:
     """Two zero-shot entries per quantization: llama_cpp (GGUF path) and ollama (tag)."""
-    from training.export import gguf_path
-
     entries = []
     for quant in quants:
         tag = ollama_tag(config.run_name, quant)
@@ -59,10 +58,10 @@ def models_to_test_entries(config: TrainingConfig, quants: list[str]) -> list[di
 def append_models(config_path: Path, entries: list[dict[str, Any]]) -> list[str]:
     """Add the entries missing from a harness config's models_to_test (text edit, comments kept).
 
-    The edited file is validated with the harness's own loader before it replaces the
-    old one; returns the names added.
+    The edited text is validated with the harness's own loader before it replaces the
+    old file (atomically); returns the names added.
     """
-    from utils.config import load_config
+    from utils.config import validate_config
 
     text = config_path.read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
@@ -77,14 +76,8 @@ def append_models(config_path: Path, entries: list[dict[str, Any]]) -> list[str]
     if end > 0 and not lines[end - 1].endswith("\n"):
         lines[end - 1] += "\n"
     edited = "".join(lines[:end]) + indented + "".join(lines[end:])
-    partial = config_path.with_name(f".{config_path.name}.tmp")
-    partial.write_text(edited, encoding="utf-8")
-    try:
-        load_config(partial)
-    except HarnessError:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, config_path)
+    validate_config(yaml.safe_load(edited), config_path)
+    write_text_atomic(config_path, edited)
     return [e["name"] for e in new]
 
 
@@ -106,8 +99,6 @@ def _block_end(lines: list[str], path: Path) -> int:
 
 def register_all(config: TrainingConfig, append_to: Path | None = None, client: Any = None) -> list[str]:
     """Create every exported quantization in Ollama; print and optionally append the config entries."""
-    from training.export import exported_ggufs
-
     quants = list(exported_ggufs(config))
     modelfiles = [parse_modelfile(modelfile_path(config, q)) if modelfile_path(config, q).is_file() else None
                   for q in quants]

@@ -2,7 +2,8 @@
 
 Every problem is reported as ``<file>: <key path>: <what was expected>`` so that a
 typo is found at start-up rather than after an hour of inference. Unknown keys
-are errors. Relative paths are resolved against the folder holding the config
+are errors (the strict-config base in utils/strict_config.py, shared with
+training/config.py). Relative paths are resolved against the folder holding the config
 file, so a run does not depend on the directory it was started from.
 """
 
@@ -13,27 +14,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from utils.errors import ConfigError
+from utils.rule_book import RuleBook
+from utils.strict_config import StrictModel, read_yaml_mapping, validate
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
 
 _LOCATION_KEYS = ("path", "package_resource", "gguf_package")
 PromptMode = Literal["five_shot", "zero_shot"]
 BackendName = Literal["llama_cpp", "ollama"]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _model_from_tag(value: Any) -> Any:
@@ -128,15 +119,15 @@ class NewsSettings(StrictModel):
     cache_path: Path = Field(Path("cache/http_cache.sqlite"), description="requests-cache SQLite file.")
     cache_expire_hours: float = Field(24.0, gt=0, description="How long cached HTTP responses stay fresh.")
     request_delay_s: float = Field(1.0, ge=0, description="Polite delay between page requests.")
-    connect_timeout_s: float = Field(5.0, gt=0)
-    read_timeout_s: float = Field(20.0, gt=0)
-    max_retries: int = Field(3, ge=0, le=10)
+    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for a connection.")
+    read_timeout_s: float = Field(20.0, gt=0, description="Seconds to wait for a response.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries of a request that got 429, a 5xx or a network error.")
     backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles each retry.")
-    max_response_bytes: int = Field(3_000_000, gt=1000)
+    max_response_bytes: int = Field(3_000_000, gt=1000, description="A larger response body is refused.")
     max_retry_after_s: float = Field(
         60.0, ge=0, description="Longest Retry-After honoured; a longer one ends the retries."
     )
-    max_redirects: int = Field(5, ge=0, le=30)
+    max_redirects: int = Field(5, ge=0, le=30, description="Redirects followed per request.")
     feed_cache_expire_hours: float = Field(
         1.0, gt=0, description="How long a cached feed stays fresh (pages use cache_expire_hours)."
     )
@@ -158,23 +149,44 @@ class NewsSettings(StrictModel):
     user_agent: str = Field(
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/131.0 Safari/537.36",
+        description="User-Agent header of every request.",
     )
+    boilerplate_rules: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More boilerplate rules, in the shape of utils/news/boilerplate_rules.yaml "
+        "(generic, providers, disable); added to the shipped ones.",
+    )
+    video_pages: Literal["skip", "keep"] = Field(
+        "skip", description="Video pages (a player and a caption): skipped with the reason, or kept as kind: video."
+    )
+
+    @model_validator(mode="after")
+    def _valid_boilerplate_rules(self) -> "NewsSettings":
+        try:
+            RuleBook.model_validate(dict(self.boilerplate_rules))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ValueError(f"boilerplate_rules: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+        return self
 
 
 class Config(StrictModel):
     """The whole of config.yaml. Key names match the tool this project grew from."""
 
-    models_to_test: list[Annotated[ModelSpec, BeforeValidator(_model_from_tag)]] = Field(min_length=1)
-    comparison_pairs: list[tuple[str, str]] = Field(default_factory=list)
+    models_to_test: list[Annotated[ModelSpec, BeforeValidator(_model_from_tag)]] = Field(
+        min_length=1, description="The models: an Ollama tag, or a mapping (see Models).")
+    comparison_pairs: list[tuple[str, str]] = Field(
+        default_factory=list, description="Pairs of model names compared head to head in the report.")
 
     sample_size: int = Field(3, ge=1, le=1000, description="Iterations per model.")
     seed: int = Field(42, ge=0, description="Iteration i uses seed + i.")
-    default_temperature: float = Field(0.2, ge=0.0, le=2.0)
+    default_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     repeat_penalty: float = Field(
         1.0, ge=1.0, le=2.0, description="Penalty on repeated tokens (1.0: off). Penalties also hit JSON keys and digits."
     )
-    context_window_size: int = Field(8192, ge=512, le=262144)
-    num_tokens_to_predict: int = Field(1024, ge=16, le=32768)
+    context_window_size: int = Field(
+        8192, ge=512, le=262144, description="Context window: n_ctx (llama.cpp), num_ctx (Ollama).")
+    num_tokens_to_predict: int = Field(1024, ge=16, le=32768, description="Token limit per answer.")
     constrained_decoding: bool = Field(
         False, description="Constrain output to the answer's JSON schema (grammar / format)."
     )
@@ -197,25 +209,32 @@ class Config(StrictModel):
         "or concurrent Ollama requests.",
     )
 
-    ticker_symbol: str = Field("NVDA", min_length=1, max_length=12)
+    ticker_symbol: str = Field("NVDA", min_length=1, max_length=12, description="Ticker when --company is not given.")
     max_news_age: float = Field(7, gt=0, description="Days; older feed items are dropped.")
-    max_news_items: int = Field(20, ge=1, le=200)
-    companies: dict[str, CompanyOverride] = Field(default_factory=dict)
-    news: NewsSettings = Field(default_factory=NewsSettings)
+    max_news_items: int = Field(20, ge=1, le=200, description="At most this many articles per snapshot.")
+    companies: dict[str, CompanyOverride] = Field(
+        default_factory=dict, description="Company name and aliases per ticker (see companies entries).")
+    news: NewsSettings = Field(default_factory=NewsSettings, description="How news is fetched (see news).")
 
     ollama_host: str | None = Field(None, description="Ollama URL; default OLLAMA_HOST or localhost.")
-    ollama_timeout_s: float = Field(300.0, gt=0)
+    ollama_timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for one Ollama answer.")
 
     neutral_band: float = Field(0.2, ge=0.0, lt=1.0, description="|sentiment| below this is neutral.")
-    bootstrap_resamples: int = Field(2000, ge=100, le=100000)
+    bootstrap_resamples: int = Field(
+        2000, ge=100, le=100000, description="Bootstrap resamples of the confidence intervals.")
 
-    articles_folder: Path = Path("data/articles")
-    messages_folder: Path = Path("messages")
-    sentiment_save_folder: Path = Path("sentiments")
-    report_output_file: Path = Path("reports/model_comparison_report.xlsx")
-    report_output_csv_file: Path = Path("reports/model_metrics.csv")
-    report_output_csv_folder: Path = Path("reports")
-    heatmaps_folder: Path = Path("heatmaps")
+    articles_folder: Path = Field(Path("data/articles"), description="Article snapshots, per ticker.")
+    messages_folder: Path = Field(
+        Path("messages"), description="Prompt texts: system message, few-shot examples, user template.")
+    sentiment_save_folder: Path = Field(
+        Path("sentiments"), description="Result files, one per model, subject and iteration.")
+    report_output_file: Path = Field(
+        Path("reports/model_comparison_report.xlsx"), description="The comparison workbook.")
+    report_output_csv_file: Path = Field(
+        Path("reports/model_metrics.csv"), description="Per (model, article) metrics; a workbook is written beside it.")
+    report_output_csv_folder: Path = Field(
+        Path("reports"), description="Folder of the comparison report's CSV files (one per sheet).")
+    heatmaps_folder: Path = Field(Path("heatmaps"), description="Heatmap PNGs.")
     report_example_sample_size: int | None = Field(
         None, description="Accepted for compatibility with old configs; not used."
     )
@@ -256,78 +275,16 @@ class Config(StrictModel):
         return self.model_copy(update={**updates, "models_to_test": models, "news": news})
 
 
-def _format_location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text or "(top level)"
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as ``list[Annotated[ModelSpec, ...]]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for inner in (getattr(annotation, "__origin__", None), *getattr(annotation, "__args__", ())):
-        found = _nested_model(inner) if inner is not None and inner is not annotation else None
-        if found is not None:
-            return found
-    return None
-
-
-def _expected_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed at the mapping that holds ``loc``'s last part."""
-    current: type[BaseModel] | None = model
-    mapping_key_next = False
-    for part in loc[:-1]:
-        if isinstance(part, int) or mapping_key_next:  # a list index or a key of a mapping
-            mapping_key_next = False
-            continue
-        field = current.model_fields.get(str(part)) if current is not None else None
-        current = _nested_model(field.annotation) if field is not None else None
-        if current is None:
-            return []
-        mapping_key_next = getattr(field.annotation, "__origin__", None) is dict
-    return sorted(current.model_fields) if current is not None else []
-
-
-def _describe(path: Path, error: dict[str, Any]) -> str:
-    loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-    where = _format_location(loc)
-    if error["type"] == "extra_forbidden":
-        allowed = _expected_keys(Config, loc)
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{path}: {where}: unknown key{hint} (allowed here: {', '.join(allowed)})"
-    message = error["msg"].removeprefix("Value error, ")
-    got = error.get("input")
-    shown = "" if isinstance(got, dict) or error["type"] == "missing" else f" (got {got!r})"
-    return f"{path}: {where}: {message}{shown}"
+def validate_config(data: Any, path: Path) -> Config:
+    """``data`` (a config file's parsed YAML) validated, paths anchored at ``path``'s folder;
+    ConfigError naming file and keys when it is wrong."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+    config = validate(Config, data, path)
+    return config.resolve_paths(path.resolve().parent)
 
 
 def load_config(path: Path | str | None = None) -> Config:
     """Read and validate a config file; raise ConfigError naming file and keys."""
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        lines = [_describe(path, err) for err in exc.errors()]
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
-    return config.resolve_paths(path.resolve().parent)
+    return validate_config(read_yaml_mapping(path), path)

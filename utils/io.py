@@ -1,4 +1,4 @@
-"""Small file helpers every layer uses: atomic JSON writes and file hashes."""
+"""Small file helpers every layer uses: atomic writes (the project's one atomic writer) and file hashes."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
     with atomic_writer(path) as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path) as handle:
+        handle.write(text)
 
 
 def write_jsonl_atomic(path: Path, records: Iterable[Any]) -> None:

@@ -9,7 +9,7 @@ from utils.backends import Sampling, create_backend
 from utils.config import load_config
 from utils.errors import PromptTooLong, BackendUnavailable, ModelNotFound
 from utils.news.articles import load_snapshot
-from utils.run.answers import parse_answer
+from utils.answers import parse_answer
 from utils.run.prompts import load_templates
 
 TEMPLATES = load_templates(PROJECT / "messages")

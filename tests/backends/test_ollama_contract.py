@@ -13,6 +13,7 @@ import json
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -27,10 +28,25 @@ ANSWER = '{"sentiment": -0.3, "confidence": 0.7, "reasoning": "Guidance was cut.
 PULLED = {"llama3:8b-instruct-q4_K_M": "sha256:1f2e3d", "mistral:7b-instruct-q4_K_M": "sha256:9a8b7c"}
 
 
-class FakeOllama(BaseHTTPRequestHandler):
-    chats: list = []
+@dataclass
+class Wire:
+    """One fake server's state: what it was sent, and how it behaves (each test gets its own)."""
+
+    pulled: dict[str, str] = field(default_factory=lambda: dict(PULLED))  # tag -> digest
+    chats: list[dict] = field(default_factory=list)
     prompt_eval_count: int | None = 1500
     delay_s: float = 0.0
+    in_flight: int = 0
+    most_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class FakeOllama(BaseHTTPRequestHandler):
+    server: "WireServer"
+
+    @property
+    def wire(self) -> Wire:
+        return self.server.wire
 
     def log_message(self, *args):  # keep pytest output clean
         pass
@@ -54,33 +70,55 @@ class FakeOllama(BaseHTTPRequestHandler):
                 {"name": tag, "model": tag, "modified_at": "2026-11-01T10:00:00Z", "size": 4_920_000_000,
                  "digest": digest, "details": {"format": "gguf", "family": "llama", "parameter_size": "8.0B",
                                                "quantization_level": "Q4_K_M"}}
-                for tag, digest in PULLED.items()]})
+                for tag, digest in self.wire.pulled.items()]})
         return self._reply(404, {"error": "not found"})
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path == "/api/show":
-            if body["model"] not in PULLED:
+            if body["model"] not in self.wire.pulled:
                 return self._reply(404, {"error": f"model '{body['model']}' not found"})
             return self._reply(200, {"modelfile": "FROM x", "parameters": "", "template": "{{ .Prompt }}",
                                      "details": {"format": "gguf", "family": "llama", "parameter_size": "8.0B",
                                                  "quantization_level": "Q4_K_M"},
                                      "model_info": {"llama.context_length": 8192}})
         if self.path == "/api/chat":
-            FakeOllama.chats.append(body)
-            time.sleep(FakeOllama.delay_s)
-            return self._reply(200, {
+            return self._chat(body)
+        return self._reply(404, {"error": "not found"})
+
+    def _chat(self, body: dict) -> None:
+        wire = self.wire
+        with wire.lock:
+            wire.chats.append(body)
+            wire.in_flight += 1
+            wire.most_in_flight = max(wire.most_in_flight, wire.in_flight)
+        try:
+            time.sleep(wire.delay_s)
+        finally:
+            with wire.lock:
+                wire.in_flight -= 1
+        self._reply(200, {
                 "model": body["model"], "created_at": "2026-11-23T10:00:00Z",
                 "message": {"role": "assistant", "content": ANSWER}, "done": True, "done_reason": "stop",
-                "total_duration": 2_500_000_000, "load_duration": 1_000_000, "prompt_eval_count": FakeOllama.prompt_eval_count,
-                "prompt_eval_duration": 400_000_000, "eval_count": 25, "eval_duration": 2_000_000_000})
-        return self._reply(404, {"error": "not found"})
+                "total_duration": 2_500_000_000, "load_duration": 1_000_000, "prompt_eval_count": wire.prompt_eval_count,
+            "prompt_eval_duration": 400_000_000, "eval_count": 25, "eval_duration": 2_000_000_000})
+
+
+class WireServer(ThreadingHTTPServer):
+    def __init__(self, wire: Wire) -> None:
+        super().__init__(("127.0.0.1", 0), FakeOllama)
+        self.wire = wire
 
 
 @pytest.fixture
-def server():
-    FakeOllama.chats, FakeOllama.prompt_eval_count, FakeOllama.delay_s = [], 1500, 0.0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
+def wire() -> Wire:
+    return Wire()
+
+
+@pytest.fixture
+def server(wire):
+    """The fake server's URL; what it was sent is in ``wire``."""
+    httpd = WireServer(wire)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -100,9 +138,9 @@ def run(tmp_path, host, models, **overrides) -> int:
     return generate_model_sentiments.main(["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"])
 
 
-def test_chat_requests_follow_the_wire_format(tmp_path, server):
+def test_chat_requests_follow_the_wire_format(tmp_path, server, wire):
     assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
-    warm_up, *calls = FakeOllama.chats
+    warm_up, *calls = wire.chats
     assert len(calls) == 4
     for index, body in enumerate(calls):
         assert body["model"] == "llama3:8b-instruct-q4_K_M" and body["stream"] is False
@@ -123,23 +161,20 @@ def test_chat_requests_follow_the_wire_format(tmp_path, server):
     assert result.provenance["digest"] == "sha256:1f2e3d" and result.provenance["host"] == server
 
 
-def test_a_new_digest_for_the_same_tag_redoes_the_units(tmp_path, server, capsys):
+def test_a_new_digest_for_the_same_tag_redoes_the_units(tmp_path, server, wire, capsys):
     assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
-    FakeOllama.chats = []
+    wire.chats.clear()
     assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
-    assert FakeOllama.chats == []  # same digest: nothing to do
-    PULLED["llama3:8b-instruct-q4_K_M"] = "sha256:aaaa01"  # ollama pull fetched a new build
-    try:
-        assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
-    finally:
-        PULLED["llama3:8b-instruct-q4_K_M"] = "sha256:1f2e3d"
-    assert len(FakeOllama.chats) == 5
+    assert wire.chats == []  # same digest: nothing to do
+    wire.pulled["llama3:8b-instruct-q4_K_M"] = "sha256:aaaa01"  # ollama pull fetched a new build
+    assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
+    assert len(wire.chats) == 5
     assert "model_id" in capsys.readouterr().out
 
 
-def test_constrained_decoding_sends_the_schema_as_format(tmp_path, server):
+def test_constrained_decoding_sends_the_schema_as_format(tmp_path, server, wire):
     assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"], constrained_decoding=True) == 0
-    schema = FakeOllama.chats[-1]["format"]
+    schema = wire.chats[-1]["format"]
     assert schema["required"] == ["sentiment", "confidence", "reasoning"]
     result = load_result(tmp_path / "sentiments" / "llama3_8b-instruct-q4_K_M" / "NVDA_0.json")
     assert result.settings["decoding"] == "json_schema"
@@ -159,20 +194,21 @@ def test_unreachable_server_names_host_and_model(tmp_path, capsys):
     assert f"llama3:8b-instruct-q4_K_M at {host}" in err and "unreachable" in err
 
 
-def test_silently_truncated_prompt_is_flagged(tmp_path, server):
-    FakeOllama.prompt_eval_count = 40
+def test_silently_truncated_prompt_is_flagged(tmp_path, server, wire):
+    wire.prompt_eval_count = 40
     assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"]) == 0
     result = load_result(tmp_path / "sentiments" / "llama3_8b-instruct-q4_K_M" / "NVDA_0.json")
     assert all(item.prompt_truncated for item in result.sentiments.values())
 
 
-def test_timeout_is_reported_with_a_hint(tmp_path, server, capsys):
-    FakeOllama.delay_s = 1.5
+def test_timeout_is_reported_with_a_hint(tmp_path, server, wire, capsys):
+    wire.delay_s = 1.5
     assert run(tmp_path, server, ["llama3:8b-instruct-q4_K_M"], ollama_timeout_s=0.5) == 1
     err = capsys.readouterr().err
     assert "no answer within" in err and "ollama_timeout_s" in err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(real_ollama_host() is None, reason="no real Ollama server answers at OLLAMA_HOST")
 def test_real_server(tmp_path):
     host = real_ollama_host()
@@ -188,33 +224,14 @@ def test_real_server(tmp_path):
     assert item.prompt_tokens and item.completion_tokens
 
 
-def test_parallel_requests_run_concurrently_and_answers_keep_item_order(tmp_path, server):
-    import threading as _threading
-
-    lock, state = _threading.Lock(), {"now": 0, "most": 0}
-    original = FakeOllama.do_POST
-
-    def counting_post(self):
-        with lock:
-            state["now"] += 1
-            state["most"] = max(state["most"], state["now"])
-        try:
-            original(self)
-        finally:
-            with lock:
-                state["now"] -= 1
-
-    FakeOllama.delay_s = 0.3
-    FakeOllama.do_POST = counting_post
-    try:
-        write_snapshot(tmp_path, count=3)
-        write_config(tmp_path, ["llama3:8b-instruct-q4_K_M"], ollama_host=server, sample_size=1, parallel=3)
-        code = generate_model_sentiments.main(["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"])
-    finally:
-        FakeOllama.do_POST = original
-    assert code == 0 and state["most"] == 3
+def test_parallel_requests_run_concurrently_and_answers_keep_item_order(tmp_path, server, wire):
+    wire.delay_s = 0.3
+    write_snapshot(tmp_path, count=3)
+    write_config(tmp_path, ["llama3:8b-instruct-q4_K_M"], ollama_host=server, sample_size=1, parallel=3)
+    code = generate_model_sentiments.main(["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"])
+    assert code == 0 and wire.most_in_flight == 3
     result = load_result(tmp_path / "sentiments" / "llama3_8b-instruct-q4_K_M" / "NVDA_0.json")
     snapshot = json.loads((tmp_path / "articles" / "NVDA.json").read_text())
     assert list(result.sentiments) == [a["key"] for a in snapshot["articles"]]
-    asked = {body["messages"][-1]["content"] for body in FakeOllama.chats[1:]}
+    asked = {body["messages"][-1]["content"] for body in wire.chats[1:]}
     assert len(asked) == 3

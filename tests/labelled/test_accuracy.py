@@ -228,7 +228,7 @@ def test_fleiss_kappa_matches_the_formula_with_invalid_as_a_category():
     rng = np.random.default_rng(4)
     labels = [[rng.choice(["positive", "negative", "neutral", None]) for _ in range(4)] for _ in range(30)]
     answers = agreement_answers(labels)
-    table = np.array([[sum((l or INVALID) == c for l in row) for c in PREDICTED] for row in labels])
+    table = np.array([[sum((label or INVALID) == c for label in row) for c in PREDICTED] for row in labels])
     assert fleiss_agreement(answers) == pytest.approx(fleiss_by_formula(table))
 
 
@@ -444,6 +444,7 @@ def test_subjects_are_kept_apart():
 # --- figures ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders the accuracy plots
 def test_plots_write_pngs(tmp_path):
     records = random_records(["model:one", "model-two", "three"], items=30, seed=7)
     sheets = sheets_of(results_frame(records, subject="FPB-AllAgree"), [])

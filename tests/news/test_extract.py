@@ -218,6 +218,6 @@ def test_long_story_is_capped_and_says_how_long_it_was() -> None:
 
 
 def test_headline_alone_without_text_blocks_is_skipped() -> None:
-    body = b"<html><body><div>" + b"Nvidia chart of the day. " * 20 + b"</div></body></html>"
+    body = b"<html><body><div class='chart'><img src='nvda.png' alt='Nvidia chart of the day'></div></body></html>"
     with pytest.raises(ArticleSkipped, match="no article text about Nvidia"):
         extract_article(body, charset="utf-8", company=NVIDIA, title="Nvidia chart", summary="", min_chars=0)

@@ -1,6 +1,7 @@
 """The news options of generate_model_sentiments.py: several tickers, --snapshot.
 
-Snapshots are built over loopback with --fetch-only; the pinned run uses the real SmolLM2.
+Snapshots are built over loopback with --fetch-only; the pinned run is answered by the
+scripted backend (tests/scripted.py), reached through the real backend table, so no model loads.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def serve_tickers(server, names: dict[str, str], version: int = 1) -> str:
 def project(tmp_path, base: str, cache: str = "cache/http.sqlite") -> list[str]:
     news = {"feed_url": f"{base}{FEED_PATH}?s={{ticker}}&region=US&lang=en-US", "cache_path": cache,
             "request_delay_s": 0.0, "max_retries": 0}
-    model = dict(SMOLLM2, prompt_mode="zero_shot")  # the shorter prompt keeps the real run quick
+    model = dict(SMOLLM2, prompt_mode="zero_shot")
     write_config(tmp_path, [model], sample_size=1, num_tokens_to_predict=64, context_window_size=1024, news=news)
     return ["--config", str(tmp_path / "config.yaml"), "-q"]
 
@@ -82,7 +83,7 @@ def test_a_bad_ticker_among_several_stops_before_any_model_runs(loopback, tmp_pa
     assert not (tmp_path / "sentiments").exists()
 
 
-def test_real_run_of_two_tickers_pinned_to_their_first_snapshots(loopback, tmp_path) -> None:
+def test_run_of_two_tickers_pinned_to_their_first_snapshots(loopback, tmp_path, scripted_backend) -> None:
     names = {"MSFT": "Microsoft", "AAPL": "Apple"}
     argv = project(tmp_path, serve_tickers(loopback, names, version=1))
     assert generate_model_sentiments.main([*argv, "-c", "MSFT", "AAPL", "--fetch-only"]) == 0
@@ -97,6 +98,9 @@ def test_real_run_of_two_tickers_pinned_to_their_first_snapshots(loopback, tmp_p
 
     pinned = [*argv, "-c", "MSFT,AAPL", "--offline", "--snapshot", "2026-01-05"]
     assert generate_model_sentiments.main(pinned) == 0
+    asked = [messages[-1]["content"] for _, messages, _ in scripted_backend.calls]
+    assert len(asked) == 2 and "Microsoft update 1" in asked[0] and "Apple update 1" in asked[1]
+    assert not any("update 2" in text for text in asked)  # the second snapshot's stories were not read
 
     for ticker in names:
         result = load_result(tmp_path / "sentiments" / "smollm2-135m-instruct_q4_1" / f"{ticker}_0.json")

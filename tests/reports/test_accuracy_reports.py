@@ -191,6 +191,7 @@ def test_metrics_add_accuracy_columns_after_the_required_ones(labelled):
     assert list(summary.columns)[-1] == "Notes"
 
 
+@pytest.mark.slow  # renders every heatmap and diagram
 def test_heatmaps_add_f1_heatmap_and_reliability_diagrams(labelled):
     assert run(generate_heatmaps, labelled) == 0
     folder = labelled / "out" / "heatmaps"
@@ -223,6 +224,7 @@ def test_company_filter_takes_a_dataset_name(labelled, write_results, company, e
 # --- the real model -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (FPB_DIR / "Sentences_AllAgree.txt").is_file(),
                     reason=f"FinancialPhraseBank v1.0 not found at {FPB_DIR} (not redistributed; "
                            "place a copy there to run this test)")

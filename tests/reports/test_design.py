@@ -17,10 +17,20 @@ import generate_heatmaps
 import generate_model_comparison_report
 from tests.helpers import write_model_results
 
+pytestmark = pytest.mark.slow  # one report over 34 models x 14 iterations x 19 articles
+
 MODELS, ITERATIONS, ARTICLES = 34, 14, 19
 FEW = "weak-model-q2_K"
 SLOW = "slowinvalid-7b-q4_K_M"
 HIGH = ["upbeat-a-q8_0", "upbeat-b-q8_0", "upbeat-c-q8_0"]
+
+
+def _steady_seconds(row: int, iteration: int) -> float:
+    return 5.0 + 0.01 * row
+
+
+def _slow_when_invalid(row: int, iteration: int) -> float:
+    return 30.0 if iteration % 2 == 0 else 5.0
 
 
 def model_names() -> list[str]:
@@ -37,13 +47,13 @@ def report(tmp_path_factory) -> dict[str, pd.DataFrame]:
     for name in model_names():
         shift = 0.25 if name in HIGH else 0.0
         scores = np.clip(article + shift + rng.normal(0, 0.12, (ARTICLES, ITERATIONS)), -1, 1)
-        seconds = (lambda r, i: 5.0 + 0.01 * r)
+        seconds = _steady_seconds
         if name == FEW:
             scores[rng.random(scores.shape) < 0.72] = np.nan
             scores[:8] = np.nan  # no valid answer at all on 8 articles
         if name == SLOW:
             scores[:, ::2] = np.nan  # half its answers invalid, and those take 30 s
-            seconds = (lambda r, i: 30.0 if i % 2 == 0 else 5.0)
+            seconds = _slow_when_invalid
         write_model_results(root / "sentiments", name, scores.tolist(), seconds=seconds)
     config = root / "config.yaml"
     config.write_text("models_to_test: [not-here:7b]\ncomparison_pairs:\n  - ['not-here:7b', 'absent:1b']\n"

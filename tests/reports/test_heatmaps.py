@@ -17,10 +17,10 @@ from utils.reports.heatmaps import (
     figure_size,
 )
 from utils.reports.metrics import METRICS, REQUIRED_METRICS, article_metrics
-
-MEAN_SENTIMENT, VALID_JSON_RATE = METRICS["mean_sentiment"], METRICS["valid_json_rate"]
 from utils.reports.model_labels import resolve_label
 from utils.reports.results_table import load_results_frame
+
+MEAN_SENTIMENT, VALID_JSON_RATE = METRICS["mean_sentiment"], METRICS["valid_json_rate"]
 
 
 def articles_for(root, write_results) -> pd.DataFrame:
@@ -68,6 +68,7 @@ def test_figure_grows_with_models_and_long_labels():
     assert w2 >= 35 * 0.5  # half an inch per model column at least
 
 
+@pytest.mark.slow  # renders every heatmap
 def test_pngs_exist_decode_and_have_sensible_sizes(tmp_path, write_results):
     frame_root = tmp_path / "results"
     articles_for(frame_root, write_results)

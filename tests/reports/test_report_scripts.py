@@ -216,6 +216,7 @@ def test_metrics_csv_is_rewritten_only_when_stale(project):
     assert csv.stat().st_mtime > old + 60
 
 
+@pytest.mark.slow  # renders every heatmap
 def test_heatmaps_script_writes_pngs(project):
     out = project / "out"
     assert run(generate_heatmaps, "--config", project / "config.yaml", "--output-dir", out, "-q") == 0
@@ -227,6 +228,7 @@ def test_heatmaps_script_writes_pngs(project):
 # --- scale -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the three reports over 30 models x 14 iterations x 20 articles
 def test_thirty_models_fourteen_iterations_twenty_articles(tmp_path, write_results):
     rng = np.random.default_rng(3)
     base = rng.uniform(-1, 1, size=(20, 1))

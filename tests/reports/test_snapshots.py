@@ -9,7 +9,7 @@ from tests.helpers import write_model_results
 from utils.reports.context import build_context
 from utils.reports.model_labels import resolve_label
 from utils.reports.results_table import load_results_frame
-from utils.reports.summary import summary_table
+from utils.reports.summary import summary_frame
 
 SCORES = [[0.5, 0.4, 0.5], [-0.2, -0.1, -0.3], [0.1, 0.0, 0.2], [0.7, 0.6, 0.8], [0.3, 0.2, 0.3]]
 
@@ -24,7 +24,7 @@ def _read_snapshot(folder, snapshot_id):
 def _summary(root):
     frame = load_results_frame(root).frame
     ctx = build_context(frame, {m: resolve_label(m) for m in frame["model"].unique()})
-    return summary_table(ctx).set_index("Model")
+    return summary_frame(ctx).set_index("Model")
 
 
 def test_summary_names_the_snapshot_each_model_read(tmp_path, caplog):

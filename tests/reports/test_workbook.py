@@ -1,4 +1,4 @@
-"""utils.reports.workbook (formatting, sheet registry) and the comparison workbook read back with openpyxl."""
+"""utils.reports.excel (the workbook writer, formatting), utils.reports.sheets (the sheet lists) and the comparison workbook read back with openpyxl."""
 
 from __future__ import annotations
 
@@ -123,6 +123,7 @@ def test_degenerate_rows_say_why(tmp_path, write_results):
     assert missing.iloc[0]["Shared Articles"] == 3 and "left out: 3 article(s)" in missing.iloc[0]["Notes"]
 
 
+@pytest.mark.slow
 def test_workbook_opens_in_libreoffice(tmp_path, write_results):
     office = shutil.which("soffice") or shutil.which("libreoffice")
     if office is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from utils.run.answers import JsonObjectWatcher, SentimentResponse, answer_json_schema, parse_answer
+from utils.answers import JsonObjectWatcher, SentimentResponse, answer_json_schema, parse_answer
 
 GOOD = '{"sentiment": 0.45, "confidence": 0.8, "reasoning": "Orders rose."}'
 
@@ -91,6 +91,7 @@ def test_hostile_answers_are_invalid_not_errors(raw):
     assert not parsed.valid and parsed.error
 
 
+@pytest.mark.slow  # 400 examples, some with 6,000-digit numbers
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(st.text(max_size=400), _JSONISH, st.builds(lambda a, d, b: a + d + b, _JSONISH,
                  st.text(alphabet="0123456789", min_size=4301, max_size=6000), _JSONISH)))

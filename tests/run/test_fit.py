@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.helpers import PROJECT, SMOLLM2, write_config
 from utils.backends.base import Backend, Completion, Sampling
 from utils.errors import PromptTooLong
@@ -114,6 +116,7 @@ def long_snapshot(folder) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_real_model_with_an_article_longer_than_its_context(tmp_path) -> None:
     long_snapshot(tmp_path)
     models = [dict(SMOLLM2, name="zero", prompt_mode="zero_shot"), dict(SMOLLM2, name="five")]

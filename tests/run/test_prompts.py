@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.helpers import PROJECT, copy_messages
-from utils.run.answers import parse_answer
+from utils.answers import parse_answer
 from utils.backends.llamacpp import fold_system_message
 from utils.errors import ConfigError
 from utils.run.prompts import load_templates

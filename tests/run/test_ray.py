@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a Ray cluster and the real SmolLM2
+
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-ray.txt)")
 
 from tests.helpers import PROJECT, SMOLLM2, write_config, write_snapshot  # noqa: E402

@@ -1,18 +1,20 @@
 """The run loop: resumable units, failures reported per model, nothing partial on disk.
 
-The fake backend here subclasses the real Backend interface; the end-to-end tests
-at the bottom run the real SmolLM2 GGUF through llama-cpp-python.
+The scripted backend (tests/scripted.py) subclasses the real Backend interface and is reached
+through the real backend table; the end-to-end tests at the bottom run the real SmolLM2 GGUF
+through llama-cpp-python.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from tests.helpers import PROJECT, SMOLLM2, write_config, write_snapshot
+from tests.scripted import ANSWER
 from utils.news.articles import load_snapshot
-from utils.backends.base import Backend, Completion
 from utils.config import load_config
 from utils.errors import BackendUnavailable, ModelNotFound
 from utils.run.prompts import load_templates
@@ -22,35 +24,15 @@ from utils.run.runner import RunPlan, run_benchmark, summary_table
 
 import generate_model_sentiments
 
-ANSWER = '{"sentiment": 0.5, "confidence": 0.9, "reasoning": "Orders rose."}'
 
-
-class ScriptedBackend(Backend):
-    """Answers from a script; records every conversation it was sent."""
-
-    name = "scripted"
-    script: list = []
-    calls: list = []
-    fail_load: Exception | None = None
-
-    def load(self) -> None:
-        if ScriptedBackend.fail_load is not None and self.spec.name == "broken":
-            raise ScriptedBackend.fail_load
-
-    def chat(self, messages, sampling):
-        ScriptedBackend.calls.append((self.spec.name, messages, sampling))
-        step = ScriptedBackend.script.pop(0) if ScriptedBackend.script else ANSWER
-        if isinstance(step, BaseException):
-            raise step
-        return Completion(text=step, seconds=0.01, prompt_tokens=100, completion_tokens=20)
-
-    def warm_up(self, messages) -> None:
-        pass
+@pytest.fixture
+def script(scripted_backend):
+    """What this test's scripted backends answer and were asked (see tests/scripted.py)."""
+    return scripted_backend
 
 
 @pytest.fixture
-def plan_for(tmp_path):
-    ScriptedBackend.script, ScriptedBackend.calls, ScriptedBackend.fail_load = [], [], None
+def plan_for(tmp_path, script):
     write_snapshot(tmp_path, count=3)
     models = [dict(SMOLLM2, name="good"), dict(SMOLLM2, name="broken"), dict(SMOLLM2, name="zero", prompt_mode="zero_shot")]
     config = load_config(write_config(tmp_path, models))
@@ -64,8 +46,16 @@ def plan_for(tmp_path):
     return make
 
 
+@pytest.fixture
+def small_project_scripted(tmp_path):
+    """A folder with a config for SmolLM2 and three NVDA articles (answered by the scripted backend)."""
+    write_snapshot(tmp_path)
+    write_config(tmp_path, [SMOLLM2])
+    return tmp_path
+
+
 def run(plan, show_progress=False):
-    return run_benchmark(plan, show_progress=show_progress, factory=ScriptedBackend)
+    return run_benchmark(plan, show_progress=show_progress)  # the scripted backend, through the registry
 
 
 def test_units_are_written_with_the_compatible_keys(plan_for, tmp_path):
@@ -80,20 +70,20 @@ def test_units_are_written_with_the_compatible_keys(plan_for, tmp_path):
     assert data["source"] == {} and data["average_sentiment"] == 0.5
 
 
-def test_each_iteration_samples_with_seed_plus_iteration(plan_for):
+def test_each_iteration_samples_with_seed_plus_iteration(plan_for, script):
     run(plan_for(iterations=3))
-    seeds = [sampling.seed for _, _, sampling in ScriptedBackend.calls]
+    seeds = [sampling.seed for _, _, sampling in script.calls]
     assert seeds == [42] * 3 + [43] * 3 + [44] * 3
 
 
-def test_prompt_mode_is_what_the_config_declares(plan_for):
+def test_prompt_mode_is_what_the_config_declares(plan_for, script):
     run(plan_for(names=("good", "zero"), iterations=1))
-    lengths = {name: len(messages) for name, messages, _ in ScriptedBackend.calls}
+    lengths = {name: len(messages) for name, messages, _ in script.calls}
     assert lengths == {"good": 12, "zero": 2}
 
 
-def test_invalid_answers_are_stored_with_raw_text(plan_for, tmp_path):
-    ScriptedBackend.script = ["I think it is positive.", ANSWER, '{"reasoning": "x", "sentiment": 2, "confidence": 1}']
+def test_invalid_answers_are_stored_with_raw_text(plan_for, tmp_path, script):
+    script.steps = ["I think it is positive.", ANSWER, '{"reasoning": "x", "sentiment": 2, "confidence": 1}']
     run(plan_for(iterations=1))
     items = list(load_result(tmp_path / "out" / "good" / "NVDA_0.json").sentiments.values())
     assert [i.valid for i in items] == [False, True, False]
@@ -102,16 +92,16 @@ def test_invalid_answers_are_stored_with_raw_text(plan_for, tmp_path):
     assert [i.bare_json for i in items] == [False, True, False]
 
 
-def test_rerun_skips_finished_units_and_force_redoes_them(plan_for, tmp_path):
+def test_rerun_skips_finished_units_and_force_redoes_them(plan_for, tmp_path, script):
     run(plan_for())
     path = tmp_path / "out" / "good" / "NVDA_0.json"
     stamp = path.stat().st_mtime_ns
-    ScriptedBackend.calls = []
+    script.calls.clear()
     summary = run(plan_for())
-    assert [o.status for o in summary.outcomes] == ["skipped", "skipped"] and ScriptedBackend.calls == []
+    assert [o.status for o in summary.outcomes] == ["skipped", "skipped"] and script.calls == []
     assert path.stat().st_mtime_ns == stamp
     run(plan_for(force=True))
-    assert len(ScriptedBackend.calls) == 6 and path.stat().st_mtime_ns != stamp
+    assert len(script.calls) == 6 and path.stat().st_mtime_ns != stamp
 
 
 def test_truncated_or_stale_files_are_redone(plan_for, tmp_path):
@@ -124,31 +114,31 @@ def test_truncated_or_stale_files_are_redone(plan_for, tmp_path):
     assert [o.status for o in summary.outcomes] == ["done", "done"]
 
 
-def test_a_model_that_fails_to_load_is_reported_and_the_run_goes_on(plan_for, tmp_path):
-    ScriptedBackend.fail_load = ModelNotFound("model 'broken': GGUF file not found: /nowhere.gguf")
+def test_a_model_that_fails_to_load_is_reported_and_the_run_goes_on(plan_for, tmp_path, script):
+    script.fail_load["broken"] = ModelNotFound("model 'broken': GGUF file not found: /nowhere.gguf")
     summary = run(plan_for(names=("broken", "good"), iterations=1))
     assert [(o.model, o.status) for o in summary.outcomes] == [("broken", "failed"), ("good", "done")]
     assert "/nowhere.gguf" in summary.failed[0].error
     assert "broken" in summary_table(summary)
 
 
-def test_backend_failure_mid_unit_fails_that_unit_and_keeps_its_answers(plan_for, tmp_path):
-    ScriptedBackend.script = [ANSWER, ANSWER, ANSWER, ANSWER, BackendUnavailable("scripted", "good", "server went away")]
+def test_backend_failure_mid_unit_fails_that_unit_and_keeps_its_answers(plan_for, tmp_path, script):
+    script.steps = [ANSWER, ANSWER, ANSWER, ANSWER, BackendUnavailable("scripted", "good", "server went away")]
     summary = run(plan_for(iterations=2))
     assert [o.status for o in summary.outcomes] == ["done", "failed"]
     assert "server went away" in summary.failed[0].error
     assert "failed: good iteration 1" in summary_table(summary)
     assert sorted(p.name for p in (tmp_path / "out" / "good").iterdir()) == [".NVDA_1.partial.jsonl", "NVDA_0.json"]
-    ScriptedBackend.calls = []
+    script.calls.clear()
     summary = run(plan_for(iterations=2))  # the rerun asks only for the two missing items
     assert [(o.status, o.resumed) for o in summary.outcomes] == [("skipped", 0), ("done", 1)]
-    assert len(ScriptedBackend.calls) == 2
+    assert len(script.calls) == 2
     assert sorted(p.name for p in (tmp_path / "out" / "good").iterdir()) == ["NVDA_0.json", "NVDA_1.json"]
 
 
 @pytest.mark.parametrize("error", [RuntimeError("llama_decode returned -3"), MemoryError(), KeyError("logits")])
-def test_any_backend_exception_fails_the_unit_and_the_run_goes_on(plan_for, error):
-    ScriptedBackend.script = [ANSWER, error]
+def test_any_backend_exception_fails_the_unit_and_the_run_goes_on(plan_for, error, script):
+    script.steps = [ANSWER, error]
     summary = run(plan_for(names=("good", "zero"), iterations=1))
     assert [(o.model, o.status) for o in summary.outcomes] == [("good", "failed"), ("zero", "done")]
     assert error.__class__.__name__ in summary.failed[0].error
@@ -170,24 +160,24 @@ def test_a_journal_that_cannot_be_written_fails_that_model_only(plan_for, tmp_pa
     assert "partial.jsonl: cannot write" in summary.failed[0].error
 
 
-def test_the_progress_bar_counts_the_items_of_failed_units(plan_for, capsys):
-    ScriptedBackend.script = [ANSWER, RuntimeError("boom")]
+def test_the_progress_bar_counts_the_items_of_failed_units(plan_for, capsys, script):
+    script.steps = [ANSWER, RuntimeError("boom")]
     summary = run(plan_for(names=("good", "zero"), iterations=2), show_progress=True)
     assert [o.status for o in summary.outcomes] == ["failed", "done", "done", "done"]
     assert "12/12" in capsys.readouterr().err
 
 
-def test_interrupt_leaves_no_result_file_and_the_rerun_resumes(plan_for, tmp_path):
-    ScriptedBackend.script = [ANSWER, '{"sentiment": -0.5, "confidence": 0.5, "reasoning": "Down."}', KeyboardInterrupt()]
+def test_interrupt_leaves_no_result_file_and_the_rerun_resumes(plan_for, tmp_path, script):
+    script.steps = [ANSWER, '{"sentiment": -0.5, "confidence": 0.5, "reasoning": "Down."}', KeyboardInterrupt()]
     with pytest.raises(KeyboardInterrupt):
         run(plan_for(iterations=1))
     folder = tmp_path / "out" / "good"
     assert [p.name for p in folder.iterdir()] == [".NVDA_0.partial.jsonl"]
-    ScriptedBackend.calls = []
+    script.calls.clear()
     summary = run(plan_for(iterations=1))
-    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 2)] and len(ScriptedBackend.calls) == 1
+    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 2)] and len(script.calls) == 1
     resumed = json.loads((folder / "NVDA_0.json").read_text())
-    ScriptedBackend.script = [ANSWER, '{"sentiment": -0.5, "confidence": 0.5, "reasoning": "Down."}']
+    script.steps = [ANSWER, '{"sentiment": -0.5, "confidence": 0.5, "reasoning": "Down."}']
     run(plan_for(iterations=1, force=True))
     straight = json.loads((folder / "NVDA_0.json").read_text())
     assert list(resumed) == list(straight) and list(resumed["sentiments"]) == list(straight["sentiments"])
@@ -198,41 +188,69 @@ def test_interrupt_leaves_no_result_file_and_the_rerun_resumes(plan_for, tmp_pat
     assert [p.name for p in folder.iterdir()] == ["NVDA_0.json"]
 
 
-def test_a_torn_journal_line_is_cut_off_and_the_item_asked_again(plan_for, tmp_path):
-    ScriptedBackend.script = [ANSWER, ANSWER, KeyboardInterrupt()]
+def test_a_torn_journal_line_is_cut_off_and_the_item_asked_again(plan_for, tmp_path, script):
+    script.steps = [ANSWER, ANSWER, KeyboardInterrupt()]
     with pytest.raises(KeyboardInterrupt):
         run(plan_for(iterations=1))
     journal = journal_path(tmp_path / "out" / "good" / "NVDA_0.json")
     lines = journal.read_text().splitlines(keepends=True)
     journal.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # a kill mid-write
-    ScriptedBackend.calls = []
+    script.calls.clear()
     summary = run(plan_for(iterations=1))
-    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 1)] and len(ScriptedBackend.calls) == 2
+    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 1)] and len(script.calls) == 2
 
 
-def test_units_made_with_other_settings_are_redone_or_kept(plan_for, tmp_path):
+def test_units_made_with_other_settings_are_redone_or_kept(plan_for, tmp_path, script):
     run(plan_for())
-    ScriptedBackend.calls = []
+    script.calls.clear()
     summary = run(plan_for(default_temperature=0.7))
-    assert [o.status for o in summary.outcomes] == ["done", "done"] and len(ScriptedBackend.calls) == 6
+    assert [o.status for o in summary.outcomes] == ["done", "done"] and len(script.calls) == 6
     assert "temperature 0.2 -> 0.7" in summary.outcomes[0].note
     assert "done: good iteration 0: redone: settings changed: temperature 0.2 -> 0.7" in summary_table(summary)
     assert load_result(tmp_path / "out" / "good" / "NVDA_0.json").settings["temperature"] == 0.7
-    ScriptedBackend.calls = []
+    script.calls.clear()
     summary = run(plan_for(keep_stale=True, num_tokens_to_predict=64))
-    assert [o.status for o in summary.outcomes] == ["skipped", "skipped"] and ScriptedBackend.calls == []
+    assert [o.status for o in summary.outcomes] == ["skipped", "skipped"] and script.calls == []
     assert "kept although stale" in summary.outcomes[1].note
     assert "num_tokens_to_predict 160 -> 64" in summary_table(summary)
 
 
-def test_a_journal_from_other_settings_is_not_mixed_in(plan_for, tmp_path):
-    ScriptedBackend.script = [ANSWER, KeyboardInterrupt()]
+def test_a_journal_from_other_settings_is_not_mixed_in(plan_for, tmp_path, script):
+    script.steps = [ANSWER, KeyboardInterrupt()]
     with pytest.raises(KeyboardInterrupt):
         run(plan_for(iterations=1))
-    ScriptedBackend.calls = []
+    script.calls.clear()
     summary = run(plan_for(iterations=1, seed=7))
-    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 0)] and len(ScriptedBackend.calls) == 3
-    assert {s.seed for _, _, s in ScriptedBackend.calls} == {7}
+    assert [(o.status, o.resumed) for o in summary.outcomes] == [("done", 0)] and len(script.calls) == 3
+    assert {s.seed for _, _, s in script.calls} == {7}
+
+
+# --- end to end through the command line: the scripted backend, then the real model --
+
+def test_command_line_end_to_end_and_resume_without_a_model(small_project_scripted, script, capsys):
+    argv = ["--config", str(small_project_scripted / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
+    assert generate_model_sentiments.main(argv) == 0
+    files = sorted((small_project_scripted / "sentiments" / "smollm2-135m-instruct_q4_1").glob("*.json"))
+    assert [f.name for f in files] == ["NVDA_0.json", "NVDA_1.json"] and len(script.calls) == 6
+    result = load_result(files[0])
+    assert result.backend == "llama_cpp" and result.provenance["backend_version"] == "scripted"
+    assert [item.sentiment for item in result.sentiments.values()] == [0.5, 0.5, 0.5]
+    # the summary row: done, skipped, failed, valid answers
+    assert re.search(r"smollm2-135m-instruct:q4_1 +2 +0 +0 +6/6 ", capsys.readouterr().out)
+    script.calls.clear()
+    assert generate_model_sentiments.main(argv) == 0 and script.calls == []
+    assert re.search(r"smollm2-135m-instruct:q4_1 +0 +2 +0 ", capsys.readouterr().out)
+
+
+def test_command_line_exit_code_when_a_model_fails(small_project_scripted, script, capsys):
+    models = [dict(SMOLLM2, name="ghost"), SMOLLM2]
+    write_config(small_project_scripted, models, sample_size=1)
+    script.fail_load["ghost"] = ModelNotFound("model 'ghost': GGUF file not found: missing.gguf")
+    argv = ["--config", str(small_project_scripted / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
+    assert generate_model_sentiments.main(argv) == 1
+    assert "1 unit(s) failed" in capsys.readouterr().err
+    assert (small_project_scripted / "sentiments" / "smollm2-135m-instruct_q4_1" / "NVDA_0.json").is_file()
+    assert not (small_project_scripted / "sentiments" / "ghost").exists()
 
 
 # --- real model, end to end through the command line -------------------------------

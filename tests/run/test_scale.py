@@ -22,6 +22,8 @@ from utils.run.journal import journal_path
 
 import generate_model_sentiments
 
+pytestmark = pytest.mark.slow  # the real SmolLM2, a killed subprocess, worker processes
+
 ARTICLES = 2
 
 

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -69,9 +70,23 @@ def write_training_config(folder: Path, fpb: Path | None, **sections) -> Path:
     return path
 
 
+@dataclass
+class OllamaLog:
+    """What one fake Ollama server received: uploaded blobs (digest -> size) and create requests."""
+
+    url: str = ""
+    blobs: dict[str, int] = field(default_factory=dict)
+    creates: list[dict] = field(default_factory=list)
+
+
+class _Server(ThreadingHTTPServer):
+    def __init__(self, log: OllamaLog) -> None:
+        super().__init__(("127.0.0.1", 0), FakeOllama)
+        self.log = log
+
+
 class FakeOllama(BaseHTTPRequestHandler):
-    blobs: dict = {}
-    creates: list = []
+    server: _Server
 
     def log_message(self, *args):
         pass
@@ -99,12 +114,13 @@ class FakeOllama(BaseHTTPRequestHandler):
             digest = self.path.rsplit("/", 1)[1]
             if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
                 return self._reply(400, {"error": "digest mismatch"})
-            FakeOllama.blobs[digest] = len(body)
+            self.server.log.blobs[digest] = len(body)
             return self._reply(201)
         if self.path == "/api/create":
             request = json.loads(body)
-            FakeOllama.creates.append(request)
-            missing = [name for name, digest in request.get("files", {}).items() if digest not in FakeOllama.blobs]
+            self.server.log.creates.append(request)
+            missing = [name for name, digest in request.get("files", {}).items()
+                       if digest not in self.server.log.blobs]
             if missing:
                 return self._reply(400, {"error": f"blob for {missing[0]} not uploaded"})
             return self._reply(200, {"status": "success"})
@@ -122,13 +138,14 @@ class FakeOllama(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def fake_ollama() -> Iterator[str]:
-    """A loopback server speaking Ollama's blob/create/version wire format; yields its URL."""
-    FakeOllama.blobs, FakeOllama.creates = {}, []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
+def fake_ollama() -> Iterator[OllamaLog]:
+    """A loopback server speaking Ollama's blob/create/version wire format; yields its URL and what it got."""
+    log = OllamaLog()
+    httpd = _Server(log)
+    log.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield log
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -16,7 +16,7 @@ from training.__main__ import main as training_main
 from utils.errors import ConfigError, DatasetError
 from utils.labelled.splits import read_split_keys, restrict_to_split, write_split_file
 from utils.labelled.datasets import load_fpb
-from utils.run.answers import parse_answer
+from utils.answers import parse_answer
 from utils.run.prompts import load_templates
 from utils.run.sources import DATASET_COMPANY
 
@@ -182,8 +182,8 @@ def test_real_fpb_allagree_test_split_is_the_same_with_lower_levels(tmp_path):
     assert len(alone["all"]) == 452 and alone["all"] == more["all"]
 
 
-def test_generate_model_sentiments_split_option(tmp_path, built):
-    """The run over --split test records the split and reads only held-out items (real SmolLM2)."""
+def test_generate_model_sentiments_split_option(tmp_path, built, scripted_backend):
+    """The run over --split test records the split and reads only held-out items (scripted backend)."""
     config, result = built
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -197,4 +197,20 @@ def test_generate_model_sentiments_split_option(tmp_path, built):
     data = json.loads((run_dir / "sentiments" / "smollm2" / "FPB-AllAgree-test_0.json").read_text())
     assert data["source"]["split"]["name"] == "test"
     assert set(data["sentiments"]) <= set(read_split_keys(result.split_file, "test"))
-    assert len(data["sentiments"]) == 3
+    assert len(data["sentiments"]) == 3 and len(scripted_backend.calls) == 3
+
+
+def test_config_errors_name_the_yaml_line_and_the_list_index(tmp_path):
+    """The training config is read by the strict-config base the main config uses (utils/strict_config.py)."""
+    path = write_training_config(tmp_path, tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + "finetune: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"training\.yaml: invalid YAML at line \d+, column \d+"):
+        load_training_config(path)
+    path = write_training_config(tmp_path, tmp_path, dataset={"csv_files": ["a.csv", {"x": 1}]})
+    with pytest.raises(ConfigError, match=r"dataset\.csv_files\[1\]: "):
+        load_training_config(path)
+    path = write_training_config(tmp_path, tmp_path, dataset={"articles": {"snapshots": [], "labeler": "x"}})
+    with pytest.raises(ConfigError, match=r"dataset\.articles\.labeler: unknown key; did you mean 'labeller'"):
+        load_training_config(path)
+    with pytest.raises(ConfigError, match="training config file not found"):
+        load_training_config(tmp_path / "absent.yaml")

@@ -40,6 +40,7 @@ def test_trainer_table_points_at_real_functions():
         assert callable(getattr(importlib.import_module(module), function)), name
 
 
+@pytest.mark.slow  # imports torch
 def test_this_machine_selects_transformers_without_cuda():
     import torch
 
@@ -73,6 +74,7 @@ def test_bad_records_name_file_and_line(tmp_path):
         read_records(tmp_path / "missing.jsonl")
 
 
+@pytest.mark.slow
 def test_the_harness_imports_no_training_stack():
     import subprocess
     import sys

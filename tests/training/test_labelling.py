@@ -1,4 +1,9 @@
-"""Unlabelled articles labelled by a model through the harness: real SmolLM2 five-shot, real result files."""
+"""Unlabelled articles labelled by a model through the harness, with real result files.
+
+Most tests are answered by the scripted backend (tests/scripted.py, reached through the real
+backend table), so they can say exactly which answer became which label; the first test runs
+the real SmolLM2 five-shot.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,13 @@ def _labels_file(config, subject="NVDA-labels"):
     return config.labels_dir / "smollm2-135m-instruct_q4_1" / f"{subject}_0.json"
 
 
+POSITIVE = '{"sentiment": 0.8, "confidence": 0.6, "reasoning": "Sales rose."}'
+NEGATIVE = '{"sentiment": -0.7, "confidence": 0.9, "reasoning": "Sales fell."}'
+NEUTRAL = '{"sentiment": 0.1, "confidence": 0.5, "reasoning": "A date."}'
+INVALID = "It is positive, I think."
+
+
+@pytest.mark.slow
 def test_labels_follow_the_labellers_answers_and_a_rerun_asks_nothing(tmp_path):
     config, snapshot = _config(tmp_path, retries=0)
     report = label_articles(config)
@@ -49,31 +61,47 @@ def test_labels_follow_the_labellers_answers_and_a_rerun_asks_nothing(tmp_path):
     assert again.labelled == report.labelled
 
 
-def test_invalid_answers_are_asked_again_and_then_left_out(tmp_path):
-    # Sixteen tokens cannot hold an answer: every first answer is invalid, the retry asks
-    # exactly those articles again (at the retry temperature), and what is still invalid is dropped.
-    config, _ = _config(tmp_path, retries=1, harness={"num_tokens_to_predict": 16})
+def test_scripted_answers_become_labels_by_the_neutral_band(tmp_path, scripted_backend):
+    scripted_backend.steps = [POSITIVE, NEUTRAL, NEGATIVE]
+    config, _ = _config(tmp_path, retries=0)
+    report = label_articles(config)
+    keys = list(load_result(_labels_file(config)).sentiments)
+    assert [(a.key, a.label, a.confidence) for a in report.labelled] == [
+        (keys[0], "positive", 0.6), (keys[1], "neutral", 0.5), (keys[2], "negative", 0.9)]
+    assert all(len(messages) == 12 for _, messages, _ in scripted_backend.calls)  # five-shot
+    assert report.dropped == {} and report.attempts == {str(tmp_path / "articles" / "NVDA.json"): 1}
+    scripted_backend.calls.clear()
+    assert label_articles(config).labelled == report.labelled and scripted_backend.calls == []
+
+
+def test_invalid_answers_are_asked_again_and_then_left_out(tmp_path, scripted_backend):
+    # The first pass gets one valid answer; the retry asks exactly the two invalid articles
+    # again (at the retry temperature, with a new seed), gets one; the last one is dropped.
+    scripted_backend.steps = [INVALID, POSITIVE, INVALID, NEGATIVE, INVALID]
+    config, _ = _config(tmp_path, retries=1)
     report = label_articles(config)
     first = load_result(_labels_file(config))
     retry = load_result(_labels_file(config, "NVDA-labels-retry1"))
-    assert not any(a.valid for a in first.sentiments.values())
-    assert set(retry.sentiments) == set(first.sentiments)
+    keys = list(first.sentiments)
+    assert [a.valid for a in first.sentiments.values()] == [False, True, False]
+    assert list(retry.sentiments) == [keys[0], keys[2]]
     assert retry.settings["temperature"] == 0.7 and retry.seed != first.seed
-    assert not report.labelled and len(report.dropped) == 3
-    assert all("after 2 attempt(s)" in why for why in report.dropped.values())
+    assert [s.temperature for _, _, s in scripted_backend.calls] == [0.2] * 3 + [0.7] * 2
+    assert [(a.key, a.label) for a in report.labelled] == [(keys[0], "negative"), (keys[1], "positive")]
+    assert list(report.dropped) == [keys[2]] and "after 2 attempt(s)" in report.dropped[keys[2]]
 
 
-def test_labelled_articles_join_the_splits_with_their_company_and_confidence(tmp_path):
+def test_labelled_articles_join_the_splits_with_their_company_and_confidence(tmp_path, scripted_backend):
+    scripted_backend.steps = [POSITIVE, INVALID, NEGATIVE]
     fpb = write_fpb(tmp_path / "fpb")
     config, _ = _config(tmp_path, fpb=fpb, retries=0, confidence=0.7, count=3)
     result = build_dataset(config)
     stats = json.loads(result.stats_file.read_text())
-    labelled = stats["articles_labelled"]
-    assert labelled + stats["articles_dropped"] == 3 and labelled >= 1
+    assert (stats["articles_labelled"], stats["articles_dropped"]) == (2, 1)
     records = [json.loads(line) for name in ("train", "validation", "test")
                for line in result.files[name].read_text().splitlines()]
     articles = [r for r in records if r["agreement"] == "articles"]
-    assert len(articles) == labelled
+    assert len(articles) == 2
     for record in articles:
         assert "Nvidia" in record["messages"][1]["content"]
         assert DATASET_COMPANY not in record["messages"][1]["content"]

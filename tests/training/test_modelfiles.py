@@ -7,8 +7,8 @@ import pytest
 
 from tests.helpers import PROJECT
 from training.gotemplate import TemplateError, render
-from training.modelfiles import (STOP_TOKENS, TEMPLATES, parse_modelfile, quant_label, render_conversation,
-                                 render_modelfile)
+from training.modelfiles import STOP_TOKENS, TEMPLATES, parse_modelfile, render_conversation, render_modelfile
+from training.naming import quant_label
 from utils.backends.gguf_files import package_resource_path
 from utils.errors import ConfigError
 

@@ -13,9 +13,9 @@ import shutil
 import pytest
 
 from tests.helpers import real_ollama_host
-from tests.training.helpers import FakeOllama, fake_ollama, write_training_config
+from tests.training.helpers import fake_ollama, write_training_config
 from training.config import load_training_config
-from training.export import gguf_path
+from training.naming import gguf_path
 from training.modelfiles import write_modelfiles
 from training.register import append_models, machine_profile, models_to_test_entries, register_all
 from utils.backends.gguf_files import package_resource_path
@@ -44,10 +44,10 @@ def exported(tmp_path):
 
 
 def test_register_creates_every_quantization(exported, ollama_server, capsys):
-    config = exported.model_copy(update={"ollama": exported.ollama.model_copy(update={"ollama_host": ollama_server})})
+    config = exported.model_copy(update={"ollama": exported.ollama.model_copy(update={"ollama_host": ollama_server.url})})
     created = register_all(config)
     assert created == ["tiny-sentiment:f16", "tiny-sentiment:q4_K_M"]
-    first = FakeOllama.creates[0]
+    first = ollama_server.creates[0]
     assert first["model"] == "tiny-sentiment:f16" and first["stream"] is False
     assert list(first["files"]) == ["tiny-sentiment-f16.gguf"]
     assert first["template"].startswith("{{- range .Messages }}<|im_start|>")
@@ -107,6 +107,7 @@ def test_append_refuses_a_config_without_the_key(tmp_path, exported):
         append_models(harness, models_to_test_entries(exported, ["F16"]))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(real_ollama_host() is None, reason="no real Ollama server answers at OLLAMA_HOST")
 def test_real_server_registers(exported):
     import ollama

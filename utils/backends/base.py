@@ -88,5 +88,5 @@ class Backend(ABC):
         """Backend version and model identity, recorded with every result file."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a backend with nothing to release keeps this no-op
         """Release the model."""

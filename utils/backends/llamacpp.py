@@ -12,9 +12,10 @@ import logging
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any, Iterator
 
-from utils.run.answers import JsonObjectWatcher
+from utils.answers import JsonObjectWatcher
 from utils.backends.base import Backend, Completion, Message, Sampling
 from utils.errors import BackendUnavailable, PromptTooLong
 from utils.backends.gguf_files import resolve_gguf
@@ -127,7 +128,7 @@ class LlamaCppBackend(Backend):
     def __init__(self, spec, config) -> None:
         super().__init__(spec, config)
         self._llm: Any = None
-        self._model_path = None
+        self._model_path: Path | None = None
         self._batched: Any = None
 
     def load(self) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from utils.backends.base import Sampling
-from utils.run.answers import JsonObjectWatcher
+from utils.answers import JsonObjectWatcher
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Accuracy against human labels: per-model metrics, calibration and significance tests.
 
-Pure functions over the long results frame (``utils.results_table.load_results_frame``)
+Pure functions over the long results frame (``utils.reports.results_table.load_results_frame``)
 limited to labelled items. A metric is a float or a ``NotAvailable`` carrying the reason,
 never a silent NaN; in the sheets it reads "n/a" and the reasons go to a ``notes`` column.
 
@@ -327,7 +327,7 @@ def accuracy_table(answers: pd.DataFrame) -> pd.DataFrame:
         note = {"model": NA_TEXT, "notes": "no answers with a gold label in these results"}
         return _table([note], ACCURACY_COLUMNS)
     rows = []
-    for subject, per_subject in answers.groupby("subject", sort=True):
+    for _, per_subject in answers.groupby("subject", sort=True):
         rows += [model_row(group) for _, group in per_subject.groupby("model", sort=True)]
         rows.append(baseline_row(per_subject))
     return _table(rows, ACCURACY_COLUMNS)

@@ -13,15 +13,17 @@ import logging
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from utils.config import Config
 from utils.errors import ArticlesError, ConfigError, NewsError
 from utils.news.companies import Company, QuoteSearch, normalize_ticker, resolve_company
 from utils.news.fetcher import Fetcher, FetchError
-from utils.news.scraper import Harvest, scrape
 from utils.news.articles import latest_snapshot, new_snapshot_path, point_latest, select_snapshot, ticker_folder
 from utils.news.snapshot import make_snapshot, write_snapshot
+
+if TYPE_CHECKING:  # the scraper is imported when used, so that `python -m utils.news.extract` runs clean
+    from utils.news.scraper import Harvest
 
 __all__ = ["ensure_snapshot"]
 
@@ -63,6 +65,8 @@ def ensure_snapshot(
         if refresh:
             raise ConfigError("--refresh fetches news from the network; drop it or drop --offline")
         raise ArticlesError(_missing_offline_message(symbol, ticker_folder(config.articles_folder, symbol)))
+    from utils.news.scraper import scrape
+
     try:
         with Fetcher(config.news) as fetcher:
             search = _quote_search(config, fetcher)

@@ -10,8 +10,13 @@ shipped synthetic samples keep the older flat layout, ``<articles_folder>/NVDA.j
 and are read when a ticker has no dated snapshot. A snapshot file holds::
 
     {"ticker": "NVDA", "company_name": "Nvidia", "fetched_at": "...", "feed_url": "...",
-     "articles": [{"key", "url", "title", "published", "summary", "content", "relevance"}, ...],
-     "skipped": [{"url", "title", "reason", "duplicate_of"?}, ...]}
+     "articles": [{"key", "url", "title", "published", "summary", "content", "relevance",
+                   "removed"?, "clipped_from"?, "kind"?}, ...],
+     "skipped": [{"url", "title", "reason", "duplicate_of"?, "kind"?}, ...]}
+
+``removed`` counts the blocks each rule left out of the article (``zacks/rank``,
+``generic/read-more``, ``headline``, ``pivot: ...``, ``round-up: ...``); ``kind`` is
+``video`` for a video page.
 
 The article key is the first 8 hex characters of md5(url), as in the original tool,
 so results from both tools line up.

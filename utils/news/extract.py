@@ -1,41 +1,82 @@
 """Article text from a news page: the whole story when it is about the company, else its part.
 
-Relevance is decided per story, not per sentence, because stories refer to the company
-as "the company", "the chipmaker", its chief executive or its products far more often
-than by name. A page is *about* the company when its headline or lead names the company
-(or an alias) and no other company of the ticker table, or when most of its paragraphs
-name it; then its whole body is kept. Otherwise the page is a round-up, and only the
-paragraphs that name the company are kept, each with the paragraph that follows it
-(unless that one turns to another company). Either way the text is capped in length.
+The page's main text comes from trafilatura (utils/news/maintext.py) as blocks:
+paragraphs, headings, list items and table rows. Provider boilerplate is removed next, by
+the rules of boilerplate_rules.yaml (utils/news/boilerplate.py), so that a company named
+only in a rank blurb, a pitch or a disclosure never makes a page about that company.
 
-Pure functions of (bytes, URLs, company). A page that cannot give a fair article text
-raises ArticleSkipped with the reason that goes into the snapshot's ``skipped`` list.
+Relevance is then decided on the cleaned text, per story, not per sentence, because
+stories refer to the company as "the company", "the chipmaker", its chief executive or
+its products far more often than by name. A page is *about* the company when its
+headline or lead names the company (or an alias) and no other company of the ticker
+table, or when most of its blocks name it; then its whole body is kept, except the pivot
+paragraphs of wire stories ("Separately, ...", market-wrap paragraphs that name no
+company). Otherwise the page is a round-up, and only the blocks that name the company are
+kept, each with the paragraph that follows it (unless that one turns to another company).
+Either way the text is capped in length.
+
+Pure functions of (bytes, URLs, company, rules). A page that cannot give a fair article
+text raises ArticleSkipped with the reason that goes into the snapshot's ``skipped`` list.
+``python -m utils.news.extract PAGE.html --company NVDA`` shows what a page gives and why.
 """
 
 from __future__ import annotations
 
+import argparse
 import codecs
 import re
-from dataclasses import dataclass
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
-from bs4.dammit import EncodingDetector
+from bs4.dammit import EncodingDetector, UnicodeDammit
 
-from utils.news.companies import Company, other_company_names
+from utils.news.boilerplate import Rules, load_rules, remove_boilerplate
+from utils.news.companies import CURATED, Company, other_company_names
+from utils.news.duplicates import words
+from utils.news.maintext import (
+    Block,
+    Dropped,
+    normalize_space,
+    page_signals,
+    page_titles,
+    story_blocks,
+)
+
+__all__ = [
+    "ROUND_UP",
+    "SEPARATOR",
+    "STORY",
+    "ArticleSkipped",
+    "Extraction",
+    "clip",
+    "extract_article",
+    "html_charset",
+    "is_consent_wall",
+    "main_text",
+    "mention_pattern",
+    "normalize_space",
+    "usable_summary",
+]
 
 SEPARATOR = " … "
 STORY = "story"  # the page is about the company: whole body kept
 ROUND_UP = "round-up"  # the page is mostly about others: mentions and their follow-ups kept
+VIDEO = "video"
 TEASER_MAX_CHARS = 1500
+# A page with a video player and less text than this is a video page (its text is a caption).
+VIDEO_TEXT_MAX_CHARS = 800
+# A feed summary this similar (difflib ratio over words) to a kept block is not read twice.
+SUMMARY_SIMILARITY = 0.8
 
-# Where the story lives, most specific first (Yahoo: caas-body, then the newer atoms layout).
-_BODY_SELECTORS = (
-    "div.caas-body", "div.atoms-wrapper", "div.body", "[itemprop=articleBody]", "article", "main",
-)
+# Where the story lives, most specific first; used for the paywall check (the main text
+# itself comes from trafilatura). Yahoo's atoms layout splits the story inside div.body.
+_BODY_SELECTORS = ("div.caas-body", "div.body", "[itemprop=articleBody]", "article", "main")
 _CODE_TAGS = ("script", "style", "noscript", "template", "svg", "iframe")
-# Page furniture: dropped only after the paywall check, which needs the "Continue reading" links.
-_CHROME_TAGS = ("figure", "aside", "nav", "footer", "form", "button")
 _PAYWALL_PHRASES = (
     "continue reading", "subscribe to continue", "subscribe to read", "subscribers only",
     "for subscribers", "already a subscriber", "sign in to read", "read the full article",
@@ -48,13 +89,30 @@ _VIDEO_SELECTORS = (
 _CONSENT_HOST_PREFIXES = ("consent.", "guce.")
 # Browsers read these labels as windows-1252 (WHATWG), so news sites rely on it for € and “”.
 _WINDOWS_1252_ALIASES = frozenset({"iso8859-1", "ascii"})
+# Wire stories end with unrelated news: a pivot opener, or a market wrap naming no company.
+_PIVOT = re.compile(
+    r"^(?:separately|in other news|elsewhere|in (?:a )?separate (?:news|development|announcement|move)"
+    r"|in related news|in (?:broader|wider) markets|on the macro(?:economic)? front|in economic news)\b",
+    re.IGNORECASE,
+)
+_MARKET_WRAP = re.compile(
+    r"\b(?:S&P 500|Nasdaq|Dow Jones|the Dow|Russell 2000|Treasury yields?|Federal Reserve|the Fed"
+    r"|main indexes|major indexes|broader market|Stoxx|Nikkei|FTSE)\b",
+)
+_REFERS_TO_COMPANY = re.compile(
+    r"\b(?:the company|company's|its|the firm|the group|the stock|the shares|shares of|the chipmaker"
+    r"|the chip designer|management|chief executive)\b",
+    re.IGNORECASE,
+)
+_ORIGINALLY = re.compile(r"(?:originally|first) (?:published|appeared)", re.IGNORECASE)
 
 
 class ArticleSkipped(Exception):
     """A page is not used; ``reason`` says why, for the snapshot's skipped list."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str | None = None) -> None:
         self.reason = reason
+        self.kind = kind
         super().__init__(reason)
 
 
@@ -96,12 +154,67 @@ def mention_pattern(company: Company) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class Extraction:
     """What a page gives: the text the model reads, the body alone (for duplicate
-    detection), the relevance rule that applied and the length before the cap."""
+    detection), the relevance rule that applied, the length before the cap, and every
+    block left out with the rule that left it out."""
 
     content: str
     body: str
     relevance: str
     clipped_from: int | None = None
+    dropped: tuple[Dropped, ...] = ()
+    kind: str | None = None
+    reason: str = ""
+
+    @property
+    def removed(self) -> dict[str, int]:
+        """How many blocks each rule removed, for the snapshot."""
+        return dict(Counter(d.rule for d in self.dropped))
+
+
+@dataclass
+class CleanPage:
+    """A page's main text with the boilerplate removed, and what it says about itself."""
+
+    blocks: list[Block]
+    dropped: list[Dropped] = field(default_factory=list)
+    providers: list[str] = field(default_factory=list)
+    video: bool = False
+    headline: str = ""
+
+
+def decode_html(body: bytes, charset: str | None = None) -> str:
+    """``body`` as text: the declared charset (windows-1252 for latin-1), else sniffed."""
+    codec = html_charset(charset, body)
+    dammit = UnicodeDammit(body, known_definite_encodings=[codec] if codec else [], is_html=True)
+    return dammit.unicode_markup or body.decode("utf-8", errors="replace")
+
+
+def clean_page(body: bytes, *, charset: str | None = None, rules: Rules | None = None,
+               check_paywall: bool = False) -> CleanPage:
+    """The page's main-text blocks without headline and boilerplate; ArticleSkipped for a
+    paywalled teaser when ``check_paywall``."""
+    markup = decode_html(body, charset)
+    soup = BeautifulSoup(markup, "lxml")
+    video = _has_video(soup)
+    _drop(soup, _CODE_TAGS)
+    if check_paywall:
+        _check_paywall(_story_root(soup))
+    titles, signals = page_titles(soup), page_signals(soup)
+    headline = normalize_space(soup.h1.get_text(" ")) if soup.h1 else ""
+    blocks, dropped = [], []
+    for block in story_blocks(markup, soup):
+        (dropped.append(Dropped(block, "headline")) if block.text.casefold() in titles else blocks.append(block))
+    rules = rules or load_rules()
+    said = [b.text for b in blocks if len(b.text) < 300 and _ORIGINALLY.search(b.text)]
+    providers = rules.providers_of("\n".join([signals, *said]))
+    kept, removed = remove_boilerplate(blocks, rules.for_page(providers))
+    return CleanPage(kept, dropped + removed, providers, video, headline)
+
+
+def main_text(html: bytes) -> str:
+    """The page's story text, one block a line, before any company filter: trafilatura's
+    main text without the headline and without the boilerplate the shipped rules know."""
+    return "\n".join(block.text for block in clean_page(html).blocks)
 
 
 def extract_article(
@@ -113,47 +226,75 @@ def extract_article(
     summary: str,
     min_chars: int,
     max_chars: int | None = None,
+    rules: Rules | None = None,
+    video_pages: str = "skip",
 ) -> Extraction:
     """The article text for ``company``: the summary, then the relevant blocks joined by
-    SEPARATOR, cut at a block boundary to at most ``max_chars`` characters."""
-    soup = BeautifulSoup(body, "lxml", from_encoding=html_charset(charset, body))
-    video = _has_video(soup)
-    _drop(soup, _CODE_TAGS)
-    root = _story_root(soup)
-    _check_paywall(root)
-    _drop(root, _CHROME_TAGS)
-    blocks = _blocks(root)
-    length = sum(len(text) for _, text in blocks)
-    if length < min_chars:
-        raise ArticleSkipped(_short_reason(video, length, min_chars))
-    kept, relevance = relevant_blocks(blocks, company, title=title, summary=summary)
+    SEPARATOR, cut at a block boundary to at most ``max_chars`` characters.
+
+    ``video_pages`` is "skip" (a video page raises ArticleSkipped) or "keep" (its caption
+    is used, whatever its length, with ``kind`` "video").
+    """
+    page = clean_page(body, charset=charset, rules=rules, check_paywall=True)
+    length = sum(len(b.text) for b in page.blocks)
+    is_video = page.video and length < VIDEO_TEXT_MAX_CHARS
+    if is_video and video_pages != "keep":
+        raise ArticleSkipped(
+            f"video page without article text ({length} characters; news.video_pages: keep uses its caption)",
+            kind=VIDEO,
+        )
+    if length < min_chars and not is_video:
+        raise ArticleSkipped(f"body too short ({length} characters, min_article_chars is {min_chars})")
+    kept, relevance, reason, dropped = choose_blocks(page.blocks, company, title=title or page.headline,
+                                                     summary=summary)
     if not kept:  # only the headline names the company, and the page has no text blocks
         raise ArticleSkipped(f"no article text about {company.name} on the page")
-    lead = [summary] if usable_summary(summary) else []
-    pieces = lead + [b for b in kept if b != summary]
-    content, clipped_from = clip(pieces, max_chars)
-    return Extraction(content, SEPARATOR.join(kept), relevance, clipped_from)
+    texts = [b.text for b in kept]
+    lead = [summary] if usable_summary(summary) and not _repeats(summary, texts) else []
+    content, clipped_from = clip(lead + texts, max_chars)
+    return Extraction(content, SEPARATOR.join(texts), relevance, clipped_from,
+                      tuple(page.dropped + dropped), VIDEO if is_video else None, reason)
 
 
-def relevant_blocks(
-    blocks: list[tuple[str, str]], company: Company, *, title: str = "", summary: str = ""
-) -> tuple[list[str], str]:
-    """(the texts to keep, STORY or ROUND_UP) for ``blocks`` of (tag, text) in page order."""
+def choose_blocks(
+    blocks: list[Block], company: Company, *, title: str = "", summary: str = ""
+) -> tuple[list[Block], str, str, list[Dropped]]:
+    """(the blocks to keep, STORY or ROUND_UP, why, the blocks left out with their rule)."""
     ours = mention_pattern(company)
     others = other_mentions_pattern(company)
-    named = [bool(ours.search(text)) for _, text in blocks]
-    lead = blocks[0][1] if blocks else ""
+    named = [bool(ours.search(b.text)) for b in blocks]
     if not any(named) and not ours.search(title):
         raise ArticleSkipped(f"page does not mention {company.name} ({company.ticker})")
-    only_ours = [ours.search(t) and not (others and others.search(t)) for t in (title, summary, lead)]
-    if any(only_ours) or sum(named) * 2 > len(blocks):
-        return [text for _, text in blocks], STORY
-    kept = []
-    for index, (tag, text) in enumerate(blocks):
-        follows_mention = index > 0 and named[index - 1] and tag == "p"
-        if named[index] or (follows_mention and not (others and others.search(text))):
-            kept.append(text)
-    return kept, ROUND_UP
+    lead = blocks[0].text if blocks else ""
+    for where, text in (("headline", title), ("summary", summary), ("lead", lead)):
+        if ours.search(text) and not (others and others.search(text)):
+            return _story(blocks, named, f"the {where} names {company.name} and no other company")
+    if sum(named) * 2 > len(blocks):
+        return _story(blocks, named, f"{sum(named)} of {len(blocks)} blocks name {company.name}")
+    kept, dropped = [], []
+    for index, block in enumerate(blocks):
+        follows_mention = index > 0 and named[index - 1] and block.tag == "p"
+        if named[index] or (follows_mention and not (others and others.search(block.text))):
+            kept.append(block)
+        else:
+            dropped.append(Dropped(block, f"round-up: does not name {company.name}"))
+    why = f"a round-up: {sum(named)} of {len(blocks)} blocks name {company.name}, each kept with its follow-up"
+    return kept, ROUND_UP, why, dropped
+
+
+def _story(blocks: list[Block], named: list[bool], why: str) -> tuple[list[Block], str, str, list[Dropped]]:
+    """A company story's blocks without its pivot paragraphs: ones that open with a pivot
+    ("Separately, ...") or wrap up the market, and do not name or refer to the company."""
+    kept, dropped = [], []
+    for index, block in enumerate(blocks):
+        about_us = named[index] or _REFERS_TO_COMPANY.search(block.text)
+        if index and not about_us and _PIVOT.search(block.text):
+            dropped.append(Dropped(block, "pivot: turns to other news"))
+        elif index and not about_us and _MARKET_WRAP.search(block.text):
+            dropped.append(Dropped(block, "pivot: market wrap naming no company"))
+        else:
+            kept.append(block)
+    return kept, STORY, why, dropped
 
 
 def other_mentions_pattern(company: Company) -> re.Pattern[str] | None:
@@ -188,9 +329,14 @@ def usable_summary(summary: str) -> bool:
     return bool(summary) and not summary.rstrip().endswith("?")
 
 
-def normalize_space(text: str) -> str:
-    """``text`` on one line with single spaces (non-breaking and zero-width ones included)."""
-    return " ".join(text.replace("\u200b", "").replace("\ufeff", "").split())
+def _repeats(summary: str, texts: list[str]) -> bool:
+    """True when the summary says what one of the kept blocks says (by word similarity)."""
+    mine = words(summary)
+    for text in texts:
+        theirs = words(text)
+        if mine == theirs or SequenceMatcher(None, mine, theirs, autojunk=False).ratio() >= SUMMARY_SIMILARITY:
+            return True
+    return False
 
 
 def _story_root(soup: BeautifulSoup) -> Tag:
@@ -216,19 +362,78 @@ def _drop(root: Tag, names: tuple[str, ...]) -> None:
         tag.decompose()
 
 
-def _blocks(root: Tag) -> list[tuple[str, str]]:
-    """(tag, normalised text) of every paragraph and h2 heading, in page order, empty ones dropped."""
-    found = ((node.name, normalize_space(node.get_text())) for node in root.find_all(["p", "h2"]))
-    return [(tag, text) for tag, text in found if text]
-
-
 def _has_video(soup: BeautifulSoup) -> bool:
     """True when the page carries a video player or says it is a video page."""
     return any(soup.select_one(selector) is not None for selector in _VIDEO_SELECTORS)
 
 
-def _short_reason(video: bool, length: int, min_chars: int) -> str:
-    """Why a page with too little text is skipped: a video page, or simply too short."""
-    if video:
-        return f"video page without article text ({length} characters)"
-    return f"body too short ({length} characters, min_article_chars is {min_chars})"
+# --- command line -----------------------------------------------------------------
+
+
+def _company(ticker: str, config=None) -> Company:
+    """The ticker's company (config.yaml's names and aliases when given, else the curated
+    table); the bare ticker when neither knows it."""
+    from utils.news.companies import known_company
+
+    symbol = ticker.upper()
+    found = known_company(symbol, config) if config is not None else None
+    if found is not None:
+        return found
+    name, aliases = CURATED.get(symbol, (symbol, ()))
+    return Company(symbol, name, tuple(aliases))
+
+
+def _report(body: bytes, company: Company | None, summary: str, rules: Rules) -> list[str]:
+    """What ``python -m utils.news.extract`` prints for one page, line by line."""
+    page = clean_page(body, rules=rules)
+    lines = [f"providers recognised: {', '.join(page.providers) or 'none'}"]
+    if company is None:
+        kept, dropped, relevance = [b.text for b in page.blocks], page.dropped, "none (no --company: the page's main text)"
+    else:
+        try:
+            result = extract_article(body, charset=None, company=company, summary=summary, min_chars=0, rules=rules)
+        except ArticleSkipped as exc:
+            return [*lines, f"skipped: {exc.reason}", *_dropped_lines(page.dropped)]
+        kept, dropped = result.content.split(SEPARATOR), list(result.dropped)
+        relevance = f"{result.relevance}: {result.reason}"
+    return [*lines, f"relevance: {relevance}", f"--- kept ({len(kept)} blocks)", *kept, *_dropped_lines(dropped)]
+
+
+def _dropped_lines(dropped: list[Dropped]) -> list[str]:
+    return [f"--- dropped ({len(dropped)} blocks)", *(f"[{d.rule}] {d.block.text}" for d in dropped)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Show the text a page gives, the relevance rule, and every dropped block with its rule."""
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.news.extract",
+        description="Show the article text a saved news page gives, and why each left-out block was left out.",
+        epilog="Example: python -m utils.news.extract saved/nvidia-story.html --company NVDA",
+    )
+    parser.add_argument("page", type=Path, metavar="PAGE.html", help="a saved HTML page")
+    parser.add_argument("--company", metavar="TICKER", help="apply the relevance rules for this ticker")
+    parser.add_argument("--summary", default="", metavar="TEXT", help="the feed's summary of the item")
+    parser.add_argument("--config", type=Path, metavar="PATH",
+                        help="a config.yaml whose companies and news.boilerplate_rules apply")
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        from utils.config import load_config
+
+        config = load_config(args.config) if args.config else None
+        rules = load_rules(config.news.boilerplate_rules if config else None)
+        try:
+            body = args.page.read_bytes()
+        except OSError as exc:
+            parser.error(f"{args.page}: {exc.strerror or exc}")
+        company = _company(args.company, config) if args.company else None
+        print("\n".join([f"page: {args.page}", *_report(body, company, args.summary, rules)]))
+        return 0
+
+    from utils.cli import run_cli
+
+    return run_cli(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

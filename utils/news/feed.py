@@ -79,7 +79,7 @@ def _parse_item(node) -> FeedItem | None:
 def _parse_entry(node) -> FeedItem | None:
     """A FeedItem from one Atom <entry>; None when it has no web link."""
     links = node.find_all("link", recursive=False)
-    alternate = [l for l in links if l.get("rel", "alternate") == "alternate" and l.get("href")]
+    alternate = [tag for tag in links if tag.get("rel", "alternate") == "alternate" and tag.get("href")]
     link = alternate[0]["href"].strip() if alternate else ""
     date = _child_text(node, "published") or _child_text(node, "updated")
     return _feed_item(link, node, "summary" if node.find("summary") else "content", date)

@@ -9,6 +9,7 @@ from datetime import datetime
 from utils.config import Config
 from utils.items import Article
 from utils.news.articles import SkippedItem
+from utils.news.boilerplate import Rules, load_rules
 from utils.news.companies import Company
 from utils.news.duplicates import DuplicateIndex
 from utils.news.extract import ArticleSkipped, extract_article, is_consent_wall
@@ -48,13 +49,15 @@ class Harvest:
 
 @dataclass
 class _Pass:
-    """What a scrape consults for every item: the fetcher, robots.txt and the kept texts."""
+    """What a scrape consults for every item: the fetcher, robots.txt, the kept texts and
+    the boilerplate rules."""
 
     company: Company
     config: Config
     fetcher: Fetcher
     robots: Robots | None
     duplicates: DuplicateIndex
+    rules: Rules
 
 
 def scrape(company: Company, config: Config, fetcher: Fetcher, *, now: datetime) -> Harvest:
@@ -64,7 +67,8 @@ def scrape(company: Company, config: Config, fetcher: Fetcher, *, now: datetime)
     items, skipped = select_items(parse_feed(page.body), now=now, max_age_days=config.max_news_age)
     harvest = Harvest(feed_url=url, skipped=skipped, max_article_chars=article_char_cap(config))
     robots = Robots(fetcher, config.news.user_agent) if config.news.respect_robots_txt else None
-    state = _Pass(company, config, fetcher, robots, DuplicateIndex(config.news.near_duplicate_similarity))
+    state = _Pass(company, config, fetcher, robots, DuplicateIndex(config.news.near_duplicate_similarity),
+                  load_rules(config.news.boilerplate_rules))
     unreachable = 0
     for item in items:
         if len(harvest.articles) >= config.max_news_items:
@@ -77,7 +81,9 @@ def scrape(company: Company, config: Config, fetcher: Fetcher, *, now: datetime)
             _skip(harvest, item, exc.reason)
         except _Repeated as exc:
             _skip(harvest, item, exc.duplicate.reason, duplicate_of=exc.duplicate.url)
-        except (FetchError, ArticleSkipped) as exc:
+        except ArticleSkipped as exc:
+            _skip(harvest, item, exc.reason, kind=exc.kind)
+        except FetchError as exc:
             _skip(harvest, item, exc.reason)
     if unreachable and not harvest.articles:
         raise NetworkUnavailable(url, f"none of the {unreachable} article pages could be reached")
@@ -101,6 +107,7 @@ def _article(item: FeedItem, state: _Pass, max_chars: int | None) -> Article:
     extraction = extract_article(
         page.body, charset=page.charset, company=state.company, title=item.title,
         summary=item.summary, min_chars=state.config.news.min_article_chars, max_chars=max_chars,
+        rules=state.rules, video_pages=state.config.news.video_pages,
     )
     duplicate = state.duplicates.check(extraction.body)
     if duplicate is not None:
@@ -108,11 +115,13 @@ def _article(item: FeedItem, state: _Pass, max_chars: int | None) -> Article:
     state.duplicates.add(item.url, extraction.body)
     logger.info("kept %s (%s, %d characters)", item.url, extraction.relevance, len(extraction.content))
     return make_article(item, extraction.content, relevance=extraction.relevance,
-                        clipped_from=extraction.clipped_from)
+                        clipped_from=extraction.clipped_from, removed=extraction.removed, kind=extraction.kind)
 
 
-def _skip(harvest: Harvest, item: FeedItem, reason: str, duplicate_of: str | None = None) -> None:
+def _skip(harvest: Harvest, item: FeedItem, reason: str, duplicate_of: str | None = None,
+          kind: str | None = None) -> None:
     logger.info("skipped %s: %s", item.url, reason)
+    marks = {"kind": kind} if kind else {}
     harvest.skipped.append(
-        SkippedItem(url=item.url, title=item.title, reason=reason, duplicate_of=duplicate_of)
+        SkippedItem(url=item.url, title=item.title, reason=reason, duplicate_of=duplicate_of, **marks)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 from utils.io import write_json_atomic
 from utils.items import Article, article_key
@@ -16,17 +17,29 @@ SOURCE = "yahoo_finance_rss"
 
 
 def make_article(
-    item: FeedItem, content: str, *, relevance: str | None = None, clipped_from: int | None = None
+    item: FeedItem,
+    content: str,
+    *,
+    relevance: str | None = None,
+    clipped_from: int | None = None,
+    removed: dict[str, int] | None = None,
+    kind: str | None = None,
 ) -> Article:
     """The snapshot entry for a feed item and its extracted text; the key is md5(url)[:8].
 
     ``relevance`` records which rule chose the text (story or round-up); ``clipped_from``
-    the text's length before it was cut to the snapshot's cap.
+    the text's length before it was cut to the snapshot's cap; ``removed`` how many blocks
+    each rule left out (boilerplate rules as provider/name, the headline, pivots, round-up
+    blocks), so a user can audit what was cut; ``kind`` "video" for a kept video page.
     """
     published = item.published.astimezone(timezone.utc) if item.published else None
-    marks = {"relevance": relevance} if relevance else {}
+    marks: dict[str, Any] = {"relevance": relevance} if relevance else {}
     if clipped_from is not None:
         marks["clipped_from"] = clipped_from
+    if removed:
+        marks["removed"] = dict(sorted(removed.items()))
+    if kind:
+        marks["kind"] = kind
     return Article(
         key=article_key(item.url),
         url=item.url,

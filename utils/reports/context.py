@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numpy as np
 import pandas as pd
 
 from utils.labelled import accuracy
@@ -211,9 +210,3 @@ def join_notes(notes: list[tuple[str, str]]) -> str:
         if why:
             by_reason.setdefault(why, []).append(what)
     return "; ".join(f"{', '.join(whats)}: {why}" if whats[0] else why for why, whats in by_reason.items())
-
-
-def shared_item_note(present: np.ndarray, total: int) -> str:
-    """A note when a model has values for fewer than ``total`` items."""
-    count = int(np.sum(present))
-    return "" if count >= total else f"{total - count} of {total} item(s) missing"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from utils.items import snapshot_label, snapshot_mismatch
-from utils.run.results import (
+from utils.result_file import (
     IterationResult,
     ResultFileError,
     iter_result_files,
@@ -157,7 +157,7 @@ def _empty_model_folders(folder: Path, seen: set[str], subject: str | None) -> l
 def _missing_items(frame: pd.DataFrame) -> list[str]:
     """Warnings for result files lacking articles that other iterations of the model have."""
     messages = []
-    for (model, subject), group in frame.groupby(["model", "subject"], sort=True):
+    for (model, _subject), group in frame.groupby(["model", "subject"], sort=True):
         all_keys = set(group["key"])
         for path, keys in group.groupby("file", sort=True)["key"]:
             missing = sorted(all_keys - set(keys))

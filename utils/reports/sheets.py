@@ -74,7 +74,7 @@ def leaderboard_sheet(ctx: ReportContext) -> SheetTable:
 
 def summary_sheet(ctx: ReportContext) -> SheetTable:
     """Per model, in Leaderboard order: each metric over items with its 95% bootstrap CI and item count."""
-    frame = summary.summary_table(ctx)
+    frame = summary.summary_frame(ctx)
     columns = list(frame.columns)
     formats = {**metric_formats(columns), "Rank": COUNT, "Articles": COUNT, "Iterations": COUNT, "Answers": COUNT,
                "Mean Sentiment (item-adjusted)": TWO, "Latency All (s)": TWO, "Latency Invalid (s)": TWO}

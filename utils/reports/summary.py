@@ -14,7 +14,7 @@ from utils.reports.model_labels import ModelLabel
 SUMMARY_EXTRA = ["Latency All (s)", "Latency Invalid (s)"]
 
 
-def summary_columns() -> list[str]:
+def summary_frame_columns() -> list[str]:
     """Column names of the Summary sheet."""
     metric_columns = [c for m in REQUIRED_METRICS
                       for c in (m.column, f"{m.column} CI Low", f"{m.column} CI High", f"{m.column} Items")]
@@ -30,7 +30,7 @@ def item_adjusted_means(matrix: pd.DataFrame) -> pd.Series:
     return item_means.mean() + deviations.mean(axis=0)
 
 
-def summary_table(ctx: ReportContext) -> pd.DataFrame:
+def summary_frame(ctx: ReportContext) -> pd.DataFrame:
     """Per model, in Leaderboard order: each metric over items with a seeded 95% bootstrap CI."""
     total = len(ctx.item_index)
     adjusted = item_adjusted_means(ctx.metric_matrix("Mean Sentiment"))
@@ -68,7 +68,7 @@ def summary_table(ctx: ReportContext) -> pd.DataFrame:
         if len(shared) > 1 and read:
             notes.append(("Snapshot", "the models did not all read the same article snapshot"))
         rows.append(row + [read or None, join_notes(notes)])
-    return pd.DataFrame(rows, columns=summary_columns())
+    return pd.DataFrame(rows, columns=summary_frame_columns())
 
 
 def snapshots_read(frame: pd.DataFrame) -> dict[str, str]:

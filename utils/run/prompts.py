@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from utils.run.answers import SentimentResponse
+from utils.answers import SentimentResponse
 from utils.errors import ConfigError
 
 SYSTEM_FILE = "system_message.txt"

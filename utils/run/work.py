@@ -16,7 +16,7 @@ from utils.backends import Backend, Completion, Sampling, create_backend
 from utils.config import Config, ModelSpec
 from utils.errors import HarnessError, PromptTooLong
 from utils.items import Article
-from utils.run.answers import answer_json_schema, parse_answer
+from utils.answers import answer_json_schema, parse_answer
 from utils.run.fit import chat_within_context, warm_up_within_context
 from utils.run.prompts import PromptTemplates
 from utils.run.provenance import harness_commit, host_info
