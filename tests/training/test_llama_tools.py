@@ -3,7 +3,6 @@ benchmark tools' output (captured from the real programs built from the pinned s
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tarfile
 from pathlib import Path
