@@ -113,6 +113,22 @@ def _journal_answers(folder: Path) -> dict[str, int]:
     return counts
 
 
+def _write_kill_run(work: Path, config, articles: int) -> None:
+    """``work/config.yaml`` (SmolLM2, 2 iterations) and ``work/articles/NVDA.json`` (the first
+    ``articles`` shipped NVDA articles) for the killed run."""
+    import yaml
+
+    data = json.loads((PROJECT / "data" / "articles" / "NVDA.json").read_text(encoding="utf-8"))
+    data["articles"] = data["articles"][:articles]
+    (work / "articles").mkdir(parents=True, exist_ok=True)
+    (work / "articles" / "NVDA.json").write_text(json.dumps(data), encoding="utf-8")
+    spec = config.model("smollm2-135m-instruct:q4_1").model_dump(mode="json", exclude_none=True)
+    settings = {"models_to_test": [spec], "sample_size": 2, "num_tokens_to_predict": config.num_tokens_to_predict,
+                "context_window_size": 4096, "messages_folder": str(PROJECT / "messages"),
+                "articles_folder": "articles", "sentiment_save_folder": "sentiments"}
+    (work / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+
+
 def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7, window: float = 12.0) -> dict[str, Any]:
     """kill -9 a real run at ``kills`` random moments; then finish it and check every file."""
     import random
@@ -120,14 +136,9 @@ def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7, windo
     import signal
     import subprocess
 
-    from tests.helpers import write_config, write_snapshot
-
     rng = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="bench_kill_"))
-    write_snapshot(work, count=articles)
-    config = load_config(config_path)
-    spec = config.model("smollm2-135m-instruct:q4_1").model_dump(mode="json", exclude_none=True)
-    write_config(work, [spec], sample_size=2, num_tokens_to_predict=config.num_tokens_to_predict)
+    _write_kill_run(work, load_config(config_path), articles)
     command = [sys.executable, str(PROJECT / "generate_model_sentiments.py"), "--config", str(work / "config.yaml"),
                "-c", "NVDA", "--offline", "-q"]
     out = work / "sentiments"
@@ -173,6 +184,146 @@ def kill_test(config_path: Path, kills: int, articles: int, seed: int = 7, windo
             "final_exit_code": final.returncode, "same_keys_and_fields_as_uninterrupted": same}
 
 
+# --- against llama.cpp's own tools (--versus-llama-cpp) ---------------------------------
+
+BATCH_SIZES = (1, 2, 4, 8)
+
+
+def _sampling(config) -> Sampling:
+    return Sampling(config.default_temperature, config.num_tokens_to_predict, config.seed, config.repeat_penalty)
+
+
+def harness_sequential(config, spec, conversations) -> dict[str, Any]:
+    """The harness's five-shot path, one answer at a time with the prefix reused: the token
+    counts the llama.cpp tools then repeat, llama.cpp's counters inside the harness, and wall time."""
+    backend = create_backend(spec, config.model_copy(update={"parallel": 1}))
+    backend.load()
+    backend.warm_up(conversations[0])
+    done = [backend.chat(messages, _sampling(config)) for messages in conversations]
+    backend.close()
+    prefill_tokens = sum(c.extra["prefill_tokens"] for c in done)
+    decode_tokens = sum(c.extra["decode_tokens"] for c in done)
+    prefill_s = sum(c.prompt_seconds for c in done)
+    decode_s = sum(c.eval_seconds for c in done)
+    wall = sum(c.seconds for c in done)
+    return {
+        "answers": len(done),
+        "cached_tokens_per_answer": statistics.mean(c.cached_prompt_tokens or 0 for c in done),
+        "prefill_tokens_per_answer": prefill_tokens / len(done),
+        "decode_tokens_per_answer": decode_tokens / len(done),
+        "prefill_tokens_per_s": prefill_tokens / prefill_s,
+        "decode_tokens_per_s": decode_tokens / decode_s,
+        # Everything that is not llama.cpp's prefill (sampling, the JSON watcher, detokenizing,
+        # the chat template) is charged to decoding.
+        "decode_tokens_per_s_wall": decode_tokens / max(1e-9, wall - prefill_s),
+        "wall_s_per_answer": wall / len(done),
+        "overhead_wall_over_counters": wall / (prefill_s + decode_s),
+    }
+
+
+def harness_batched(config, spec, conversations, parallel: int) -> dict[str, Any]:
+    """The harness's batched decoding (``parallel`` sequences) over all ``conversations``:
+    decoding steps' tokens/s as its decoder timed them, and the wall time of the whole call."""
+    backend = create_backend(spec, config.model_copy(update={"parallel": parallel}))
+    backend.load()
+    backend.warm_up(conversations[0])
+    decoder = backend._decoder()
+    before = dict(decoder.totals)
+    started = time.perf_counter()
+    done = [c for _, c in backend.chat_stream(conversations, _sampling(config))]  # as the runner asks
+    wall = time.perf_counter() - started
+    totals = {key: decoder.totals[key] - before[key] for key in before}
+    backend.close()
+    steps = max(1, totals["decode_steps"])
+    return {
+        "sequences": parallel,
+        "answers": len(done),
+        "valid_json": sum(1 for c in done if c.text.strip().startswith("{")),
+        "decode_tokens": totals["decode_tokens"],
+        "decode_tokens_per_s": totals["decode_tokens"] / max(1e-9, totals["decode_seconds"]),
+        "prefill_tokens_per_s": totals["prefill_tokens"] / max(1e-9, totals["prefill_seconds"]),
+        "mean_sequences_per_step": totals["decode_tokens"] / steps,
+        "wall_s": wall,
+        "answers_per_minute": 60 * len(done) / wall,
+    }
+
+
+def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batched_repetitions: int) -> dict[str, Any]:
+    """llama-bench and llama-batched-bench on the same GGUF, threads and token counts."""
+    from training.llama_tools import BENCH_TOOLS, ensure_tools, run_batched_bench, run_llama_bench
+    from utils.backends.gguf_files import resolve_gguf
+
+    tools = ensure_tools(needed=BENCH_TOOLS)
+    model = resolve_gguf(spec)
+    common = dict(threads=shape["threads"], flash_attn=config.flash_attn)
+    prefill = run_llama_bench(tools, model, n_prompt=shape["prompt"], depth=shape["depth"], repetitions=repetitions,
+                              **common)
+    decode = run_llama_bench(tools, model, n_gen=shape["completion"], depth=shape["depth"] + shape["prompt"],
+                             repetitions=repetitions, **common)
+    runs = [run_batched_bench(tools, model, n_prompt=shape["depth"] + shape["prompt"], n_gen=shape["completion"],
+                              sequences=BATCH_SIZES, **common) for _ in range(batched_repetitions)]
+    batched = {}
+    for n in BATCH_SIZES:
+        speeds = [row.decode_tokens_per_s for run in runs for row in run if row.sequences == n]
+        batched[str(n)] = {"decode_tokens_per_s": statistics.mean(speeds),
+                           "sd": statistics.stdev(speeds) if len(speeds) > 1 else 0.0, "samples": speeds}
+    return {
+        "tools": str(tools),
+        "prefill": {"tokens_per_s": prefill.mean_tokens_per_s, "sd": prefill.sd_tokens_per_s,
+                    "samples": list(prefill.samples), "n_prompt": prefill.n_prompt, "n_depth": prefill.n_depth},
+        "decode": {"tokens_per_s": decode.mean_tokens_per_s, "sd": decode.sd_tokens_per_s,
+                   "samples": list(decode.samples), "n_gen": decode.n_gen, "n_depth": decode.n_depth},
+        "batched": batched,
+    }
+
+
+def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_repetitions: int,
+                     sizes: tuple[int, ...] = BATCH_SIZES) -> dict[str, Any]:
+    """The harness and llama.cpp's own tools on the same work, back to back; ratios harness ÷ llama.cpp."""
+    threads = config.n_threads or os.cpu_count() or 1
+    harness = {"sequential": harness_sequential(config, spec, conversations)}
+    seq = harness["sequential"]
+    shape = {"threads": threads, "depth": round(seq["cached_tokens_per_answer"]),
+             "prompt": round(seq["prefill_tokens_per_answer"]), "completion": max(1, round(seq["decode_tokens_per_answer"]))}
+    llama = llama_cpp_side(config, spec, shape, repetitions, batched_repetitions)
+    harness["batched"] = {str(n): harness_batched(config, spec, conversations, n) for n in sizes if n > 1}
+    ratios = {
+        "prefill": seq["prefill_tokens_per_s"] / llama["prefill"]["tokens_per_s"],
+        "decode": seq["decode_tokens_per_s_wall"] / llama["decode"]["tokens_per_s"],
+        "batched": {n: row["decode_tokens_per_s"] / llama["batched"][n]["decode_tokens_per_s"]
+                    for n, row in harness["batched"].items()},
+    }
+    return {"shape": shape, "llama_cpp": llama, "harness": harness, "ratios": ratios}
+
+
+def print_versus(v: dict[str, Any]) -> None:
+    shape, llama, harness, ratios = v["shape"], v["llama_cpp"], v["harness"], v["ratios"]
+    seq = harness["sequential"]
+    print(f"\nthe harness against llama.cpp's own tools: {shape['threads']} threads; prompt {shape['prompt']} tokens "
+          f"after {shape['depth']} cached, completion {shape['completion']} tokens (the harness's five-shot means)")
+    print("   measurement                              llama.cpp tokens/s     harness tokens/s   harness / llama.cpp")
+    pre, dec = llama["prefill"], llama["decode"]
+    print(f"   prefill {shape['prompt']} at depth {shape['depth']:<5} (llama-bench) {pre['tokens_per_s']:8.1f} ± {pre['sd']:<6.1f}"
+          f"       {seq['prefill_tokens_per_s']:8.1f}          {ratios['prefill']:6.2f}")
+    print(f"   decode {shape['completion']} at depth {dec['n_depth']:<5} (llama-bench)  {dec['tokens_per_s']:8.1f} ± {dec['sd']:<6.1f}"
+          f"       {seq['decode_tokens_per_s_wall']:8.1f}          {ratios['decode']:6.2f}   "
+          f"(counters alone {seq['decode_tokens_per_s']:.1f})")
+    for n, row in llama["batched"].items():
+        mine = harness["batched"].get(n)
+        if mine is None:
+            print(f"   decode total, N = {n} (batched-bench -pps) {row['decode_tokens_per_s']:8.1f} ± {row['sd']:<6.1f}"
+                  f"       {seq['decode_tokens_per_s_wall']:8.1f}          (sequential path)")
+            continue
+        print(f"   decode total, N = {n} (batched-bench -pps) {row['decode_tokens_per_s']:8.1f} ± {row['sd']:<6.1f}"
+              f"       {mine['decode_tokens_per_s']:8.1f}          {ratios['batched'][n]:6.2f}   "
+              f"({mine['mean_sequences_per_step']:.1f} sequences per step; {mine['answers_per_minute']:.1f} answers/min)")
+    one = llama["batched"]["1"]["decode_tokens_per_s"]
+    gains = ", ".join(f"{n}: {row['decode_tokens_per_s'] / one:.2f}x" for n, row in llama["batched"].items() if n != "1")
+    print(f"   llama.cpp's own batching gain over N = 1 (decode total): {gains}")
+    print(f"   harness answers/min: sequential {60 / seq['wall_s_per_answer']:.1f}, "
+          + ", ".join(f"parallel {n} {row['answers_per_minute']:.1f}" for n, row in harness["batched"].items()))
+
+
 def report_timings() -> dict[str, Any] | None:
     path = PROJECT / "benchmarks" / "bench_reports.py"
     if not path.is_file():
@@ -199,6 +350,13 @@ def main(argv: list[str] | None = None) -> int:
                              "land mid-run before it finishes")
     parser.add_argument("--kill-window", type=float, default=12.0, metavar="S",
                         help="kill moments are drawn from 0.5..S seconds after each start (default 12)")
+    parser.add_argument("--versus-llama-cpp", action="store_true",
+                        help="only measure the harness against llama-bench and llama-batched-bench (built once from "
+                             "the pinned llama-cpp-python sdist) on the same model and work")
+    parser.add_argument("--repetitions", type=int, default=5, metavar="N",
+                        help="--versus-llama-cpp: llama-bench repetitions (default 5)")
+    parser.add_argument("--batched-repetitions", type=int, default=2, metavar="N",
+                        help="--versus-llama-cpp: llama-batched-bench runs (default 2)")
     parser.add_argument("--json", type=Path, default=PROJECT / "benchmarks" / "bench_speed.json",
                         help="where the numbers go (default benchmarks/bench_speed.json)")
     args = parser.parse_args(argv)
@@ -211,6 +369,18 @@ def main(argv: list[str] | None = None) -> int:
                            "model": spec.name, "articles": len(articles),
                            "num_tokens_to_predict": config.num_tokens_to_predict}
 
+    if args.versus_llama_cpp:
+        five = [templates.build(spec.prompt_mode, snapshot.company_name or "Nvidia", a.text) for a in articles]
+        out["versus"] = versus_llama_cpp(config, spec, five, repetitions=args.repetitions,
+                                         batched_repetitions=args.batched_repetitions)
+        out["versus_llama_cpp"] = out["versus"]["ratios"]
+        out["machine"]["load_average_at_end"] = os.getloadavg()
+        print(f"model {out['model']}, {out['articles']} articles, {out['machine']['cores']} cores, load average "
+              f"{out['machine']['load_average_at_start'][0]:.1f} at start, {out['machine']['load_average_at_end'][0]:.1f} at end")
+        print_versus(out["versus"])
+        args.json.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+        print(f"\nnumbers: {args.json}")
+        return 0
     if "latency" not in args.skip:
         five = [templates.build("five_shot", snapshot.company_name or "Nvidia", a.text) for a in articles]
         zero = [templates.build("zero_shot", snapshot.company_name or "Nvidia", a.text) for a in articles]

@@ -43,8 +43,6 @@ KNOWN_VIOLATIONS = {
     # issue-19 (the run's orchestration moves into utils/run/): training drives the scripts.
     ("training.pipeline", "generate_model_sentiments"),
     ("training.pipeline", "generate_model_comparison_report"),
-    # issue-22: the speed benchmark stops importing the tests' helpers.
-    ("benchmarks.bench_speed", "tests.helpers"),
 }
 
 SCRIPTS = sorted(p.stem for p in PROJECT.glob("*.py"))

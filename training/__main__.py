@@ -25,7 +25,7 @@ examples:
   python -m training evaluate                      # base vs the exported GGUFs on the test split
   python -m training all                           # everything, then base vs fine-tune on the test split
   python -m training fetch-converter               # unpack llama.cpp's HF->GGUF converter (once)
-  python -m training build-tools                   # build llama-quantize + llama-imatrix (replace_fallback, imatrix)
+  python -m training build-tools                   # build llama-quantize, llama-imatrix (export), llama-bench, llama-batched-bench
 """
 
 

@@ -119,5 +119,42 @@ def test_batched_decoding_shares_the_cached_prefix(smollm2_backend):
         assert 0 < batched.completion_tokens <= 24 and batched.finish_reason in ("json_complete", "length", "stop")
         assert batched.text.lstrip().startswith("{")
     # The second batch found the prefix in sequence 0 and evaluated only the two articles.
-    assert again[0].extra["batch_prefill_tokens"] == sum(c.prompt_tokens - c.cached_prompt_tokens for c in again)
+    assert sum(c.extra["batch_prefill_tokens"] for c in again) == sum(
+        c.prompt_tokens - c.cached_prompt_tokens for c in again)
     assert [c.text for c in again] == [c.text for c in first]  # same seed, same batch: same answers
+
+
+def test_a_finished_sequence_gives_its_slot_to_the_next_conversation(smollm2_backend):
+    """Five conversations on two slots: every one answered once, the answers streamed as they
+    finish, their times adding up to the call's, and no slot left holding cells."""
+    import time
+
+    import llama_cpp
+
+    config = smollm2_backend.config
+    smollm2_backend.config = config.model_copy(update={"parallel": 2})
+    conversations = [TEMPLATES.build("five_shot", "Nvidia", ARTICLES[i].text[:400]) for i in range(5)]
+    sampling = Sampling(temperature=0.2, max_tokens=24, seed=42)
+    try:
+        started = time.perf_counter()
+        streamed = list(smollm2_backend.chat_stream(conversations, sampling))
+        wall = time.perf_counter() - started
+        decoder = smollm2_backend._batched
+        memory = decoder.ctx.memory
+        held = [llama_cpp.llama_memory_seq_pos_max(memory, seq_id) for seq_id in (1, 2)]
+        # A stream given up half-way releases its sequences too.
+        stream = smollm2_backend.chat_stream(conversations[:3], sampling)
+        next(stream)
+        stream.close()
+        held_after_close = [llama_cpp.llama_memory_seq_pos_max(memory, seq_id) for seq_id in (1, 2)]
+    finally:
+        smollm2_backend._batched.close()
+        smollm2_backend._batched = None
+        smollm2_backend.config = config
+    assert sorted(index for index, _ in streamed) == [0, 1, 2, 3, 4]
+    assert held == [-1, -1] and held_after_close == [-1, -1]
+    completions = [c for _, c in streamed]
+    assert all(0 < c.completion_tokens <= 24 and c.text.lstrip().startswith("{") for c in completions)
+    assert sum(c.seconds for c in completions) == pytest.approx(wall, rel=0.05)
+    assert sum(c.extra["batch_prefill_tokens"] for c in completions) == sum(
+        c.prompt_tokens - c.cached_prompt_tokens for c in completions)

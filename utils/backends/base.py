@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 from utils.config import Config, ModelSpec
 
@@ -61,6 +61,17 @@ class Backend(ABC):
         The base answers them one after the other; backends that can do better override it.
         """
         return [self.chat(messages, sampling) for messages in conversations]
+
+    def chat_stream(self, conversations: list[list[Message]], sampling: Sampling) -> Iterator[tuple[int, Completion]]:
+        """Answer the conversations, yielding (index, completion) as each is finished, in any order.
+
+        The base hands them to ``chat_many`` ``parallel`` at a time; a backend that can start the
+        next conversation as soon as one finishes overrides it.
+        """
+        size = max(1, self.config.parallel)
+        for start in range(0, len(conversations), size):
+            for offset, completion in enumerate(self.chat_many(conversations[start:start + size], sampling)):
+                yield start + offset, completion
 
     def warm_up(self, messages: list[Message]) -> None:
         """Evaluate a conversation once, outside the timings (fills caches, loads weights into memory)."""

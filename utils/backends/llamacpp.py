@@ -13,7 +13,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from utils.answers import JsonObjectWatcher
 from utils.backends.base import Backend, Completion, Message, Sampling
@@ -210,42 +210,56 @@ class LlamaCppBackend(Backend):
         )
 
     def chat_many(self, conversations: list[list[Message]], sampling: Sampling) -> list[Completion]:
-        """``parallel`` > 1: the conversations decoded together as sequences sharing the cached prefix.
-
-        Constrained decoding (a grammar per sequence) is not batched; it falls back to one at a time.
-        """
+        """``parallel`` > 1: the conversations decoded together, ``parallel`` sequences at a time."""
         if self.config.parallel <= 1 or sampling.json_schema is not None:
             return super().chat_many(conversations, sampling)
+        found = dict(self.chat_stream(conversations, sampling))
+        return [found[i] for i in range(len(conversations))]
+
+    def chat_stream(self, conversations: list[list[Message]], sampling: Sampling) -> Iterator[tuple[int, Completion]]:
+        """``parallel`` > 1: the conversations decoded as up to ``parallel`` sequences sharing the
+        cached prefix, a finished one's slot taken by the next conversation at once; yields
+        (index, completion) as each answer is finished.
+
+        A completion's ``seconds`` (and prefill / decode seconds) is the time since the answer
+        before it was finished, so the answers' times add up to the call's. Constrained
+        decoding (a grammar per sequence) is not batched; it falls back to one at a time.
+        """
+        if self.config.parallel <= 1 or sampling.json_schema is not None:
+            for index, messages in enumerate(conversations):
+                yield index, self.chat(messages, sampling)
+            return
         if self._llm is None:
             raise BackendUnavailable(self.name, self.spec.name, "model not loaded")
-        started = time.perf_counter()
+        last = time.perf_counter()
         try:
             prompts = [self._prompt_tokens(messages) for messages in conversations]
             for prompt in prompts:  # each sequence has the whole window; the run fits a long one alone
                 if len(prompt) + sampling.max_tokens > self.config.context_window_size:
                     raise PromptTooLong(self.name, self.spec.name, len(prompt), self.config.context_window_size)
-            outputs, counters = self._decoder().generate(prompts, sampling, self.config.stop_after_json)
+            decoder = self._decoder()
+            before = dict(decoder.totals)
+            for index, out in decoder.stream(prompts, sampling, self.config.stop_after_json):
+                now, totals = time.perf_counter(), dict(decoder.totals)
+                spent = {key: totals[key] - before[key] for key in totals}
+                yield index, Completion(
+                    text=self._llm.detokenize(out.tokens, prev_tokens=prompts[index]).decode("utf-8", errors="ignore"),
+                    seconds=now - last,
+                    prompt_tokens=out.prompt_tokens,
+                    completion_tokens=len(out.tokens),
+                    cached_prompt_tokens=out.cached_tokens,
+                    prompt_seconds=round(spent["prefill_seconds"], 6),
+                    eval_seconds=round(spent["decode_seconds"], 6),
+                    finish_reason=out.finish_reason,
+                    extra={"batched": self.config.parallel, "batch_prefill_tokens": spent["prefill_tokens"],
+                           "batch_decode_tokens": spent["decode_tokens"] + spent["mixed_decode_tokens"],
+                           "batch_decode_steps": spent["decode_steps"]},
+                )
+                last, before = time.perf_counter(), dict(decoder.totals)
         except PromptTooLong:
             raise
         except Exception as exc:  # noqa: BLE001 - as in chat: the unit fails, not the run
             raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
-        seconds = (time.perf_counter() - started) / len(conversations)
-        share = len(conversations)
-        return [
-            Completion(
-                text=self._llm.detokenize(out.tokens, prev_tokens=out_prompt).decode("utf-8", errors="ignore"),
-                seconds=seconds,  # the batch's wall time, shared out evenly
-                prompt_tokens=out.prompt_tokens,
-                completion_tokens=len(out.tokens),
-                cached_prompt_tokens=out.cached_tokens,
-                prompt_seconds=round(counters["prefill_seconds"] / share, 6),
-                eval_seconds=round(counters["decode_seconds"] / share, 6),
-                finish_reason=out.finish_reason,
-                extra={"batched": share, "batch_prefill_tokens": counters["prefill_tokens"],
-                       "batch_decode_steps": counters["decode_steps"]},
-            )
-            for out, out_prompt in zip(outputs, prompts)
-        ]
 
     def _decoder(self) -> Any:
         if self._batched is None:

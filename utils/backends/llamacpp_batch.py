@@ -5,9 +5,13 @@ low-level bindings. A second llama.cpp context on the same loaded weights holds 
 sequences in one unified KV cache. Sequence 0 keeps the shared prompt prefix (system
 message and examples, evaluated once and reused from call to call like the sequential
 path does); each item's sequence gets the prefix's cells by ``llama_memory_seq_cp``
-(no recomputation), then all the items' own tokens are evaluated in shared batches, and
-decoding steps all unfinished sequences with one ``llama_decode`` per token. Sampling is
-per sequence, with the same sampler chain and seed as the sequential path.
+(no recomputation). Every step is one ``llama_decode`` of one batch holding the next token
+of every decoding sequence and as many prompt tokens of newly started items as fit.
+
+The N sequences are slots, not a fixed group (continuous batching): when one item's
+answer is finished its slot takes the next item at once, so a long answer does not hold
+the other slots idle while it finishes. Answers come back as they finish. Sampling is per
+sequence, with the same sampler chain and seed as the sequential path.
 
 Results can differ from the sequential path in the last bits of the logits (other batch
 shapes), so an answer may differ where two tokens are nearly tied.
@@ -16,8 +20,9 @@ shapes), so an answer may differ where two tokens are nearly tied.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from utils.backends.base import Sampling
 from utils.answers import JsonObjectWatcher
@@ -32,14 +37,20 @@ class SequenceOutput:
 
 
 class _Sequence:
-    def __init__(self, seq_id: int, prompt: list[int], sampler: Any, watch_json: bool) -> None:
-        self.seq_id = seq_id
+    def __init__(self, index: int, prompt: list[int], sampler: Any, watch_json: bool, fed: int) -> None:
+        self.index = index  # the prompt's place in the call
+        self.seq_id = 0  # the slot, once started
         self.prompt = prompt
         self.sampler = sampler
+        self.fed = fed  # prompt tokens in the KV cache (the shared prefix arrives by copy)
         self.tokens: list[int] = []
-        self.pos = 0
         self.finish: str | None = None
         self.watcher = JsonObjectWatcher() if watch_json else None
+
+    @property
+    def decoding(self) -> bool:
+        """The whole prompt is in, and a sampled token waits to be evaluated."""
+        return self.finish is None and self.fed == len(self.prompt) and bool(self.tokens)
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -65,12 +76,16 @@ class BatchedDecoder:
         params.n_seq_max = parallel + 1
         params.kv_unified = True  # the sequences share the prefix's cells instead of copies
         params.n_ctx = n_ctx
+        self.n_ctx = n_ctx
         self.n_batch = params.n_batch
         self.ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=llm.verbose)
         self.batch = _internals.LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=parallel + 1,
                                            verbose=llm.verbose)
         self.vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self.prefix: list[int] = []  # what sequence 0 holds
+        # Running totals, like llama.cpp's perf counters (read before and after a call).
+        self.totals = {"prefill_tokens": 0, "prefill_seconds": 0.0, "mixed_decode_tokens": 0, "decode_tokens": 0,
+                       "decode_seconds": 0.0, "decode_steps": 0}
 
     # --- low-level helpers ---------------------------------------------------------
 
@@ -114,8 +129,8 @@ class BatchedDecoder:
     # --- the batch -----------------------------------------------------------------
 
     def _share_prefix(self, prompts: list[list[int]]) -> int:
-        """Evaluate the prompts' common prefix into sequence 0 (reusing what it holds) and
-        give every item's sequence those cells; returns the prefix length."""
+        """Evaluate the prompts' common prefix into sequence 0, reusing what it holds; returns
+        the prefix length."""
         shared = min(len(p) for p in prompts) - 1  # each sequence keeps at least one own token
         for prompt in prompts[1:]:
             shared = min(shared, common_prefix(prompts[0], prompt))
@@ -128,57 +143,94 @@ class BatchedDecoder:
                 self._decode()
         self._decode()
         self.prefix = prompts[0][:shared]
-        for seq_id in range(1, len(prompts) + 1):
-            self.llama_cpp.llama_memory_seq_rm(memory, seq_id, 0, -1)
-            self.llama_cpp.llama_memory_seq_cp(memory, 0, seq_id, 0, shared)
         return shared
 
     def generate(self, prompts: list[list[int]], sampling: Sampling, stop_after_json: bool
                  ) -> tuple[list[SequenceOutput], dict[str, float]]:
-        """Answer every prompt; returns the outputs in order and llama.cpp's counters for the batch."""
-        if len(prompts) > self.parallel:
-            raise ValueError(f"{len(prompts)} prompts for {self.parallel} sequences")
+        """Answer every prompt; returns the outputs in order and the decoder's counters for the call."""
+        before = dict(self.totals)
+        outputs: dict[int, SequenceOutput] = dict(self.stream(prompts, sampling, stop_after_json))
+        counters = {key: self.totals[key] - before[key] for key in before}
+        return [outputs[i] for i in range(len(prompts))], counters
+
+    def stream(self, prompts: list[list[int]], sampling: Sampling, stop_after_json: bool
+               ) -> Iterator[tuple[int, SequenceOutput]]:
+        """Answer every prompt, at most ``parallel`` at a time; yields (prompt index, output) as
+        each finishes. ``totals`` counts prompt tokens and the steps that evaluated any as
+        prefill, the steps that only decoded as decoding."""
+        if not prompts:
+            return
         started = time.perf_counter()
         shared = self._share_prefix(prompts)
-        sequences = [_Sequence(i + 1, p, self._sampler(sampling, sampling.seed), stop_after_json)
-                     for i, p in enumerate(prompts)]
-        # Prefill: every sequence's own tokens, in as few batches as fit.
+        self.totals["prefill_seconds"] += time.perf_counter() - started
+        waiting = deque(_Sequence(i, p, None, stop_after_json, shared) for i, p in enumerate(prompts))
+        free = list(range(1, self.parallel + 1))
+        active: list[_Sequence] = []
+        try:
+            while waiting or active:
+                # A free slot takes the next item, if the KV cache has room for its whole answer.
+                while waiting and free and (not active or self._room(active, shared, sampling)
+                                            >= self._need(waiting[0], shared, sampling)):
+                    seq = waiting.popleft()
+                    seq.seq_id, seq.sampler = free.pop(0), self._sampler(sampling, sampling.seed)
+                    self._give_prefix(seq.seq_id, shared)
+                    active.append(seq)
+                self._step(active, sampling)
+                for seq in [s for s in active if s.finish is not None]:
+                    active.remove(seq)
+                    self._release(seq)
+                    free.append(seq.seq_id)
+                    yield seq.index, SequenceOutput(seq.tokens, seq.finish or "length", len(seq.prompt), shared)
+        finally:  # also when the caller stops early: no sequence keeps its cells
+            for seq in active:
+                self._release(seq)
+
+    def _need(self, seq: _Sequence, shared: int, sampling: Sampling) -> int:
+        return len(seq.prompt) - shared + sampling.max_tokens
+
+    def _room(self, active: list[_Sequence], shared: int, sampling: Sampling) -> int:
+        """KV cells not promised to the prefix or to the active sequences' whole answers."""
+        return self.n_ctx - shared - sum(self._need(seq, shared, sampling) for seq in active)
+
+    def _give_prefix(self, seq_id: int, shared: int) -> None:
+        memory = self.ctx.memory
+        self.llama_cpp.llama_memory_seq_rm(memory, seq_id, 0, -1)
+        self.llama_cpp.llama_memory_seq_cp(memory, 0, seq_id, 0, shared)
+
+    def _release(self, seq: _Sequence) -> None:
+        self.llama_cpp.llama_memory_seq_rm(self.ctx.memory, seq.seq_id, 0, -1)
+        if seq.sampler is not None:
+            seq.sampler.close()
+            seq.sampler = None
+
+    def _step(self, active: list[_Sequence], sampling: Sampling) -> None:
+        """One llama_decode: the next token of every decoding sequence, then prompt tokens of
+        the sequences still being filled, as many as the batch holds; then sampling."""
         waiting: dict[int, _Sequence] = {}
-        for seq in sequences:
-            for pos in range(shared, len(seq.prompt)):
-                last = pos == len(seq.prompt) - 1
-                index = self._add(seq.prompt[pos], pos, seq.seq_id, last)
+        for seq in active:
+            if seq.decoding:
+                waiting[self._add(seq.tokens[-1], len(seq.prompt) + len(seq.tokens) - 1, seq.seq_id, True)] = seq
+        decoded = len(waiting)
+        prompt_tokens = 0
+        for seq in active:
+            while seq.fed < len(seq.prompt) and self.batch.batch.n_tokens < self.n_batch:
+                last = seq.fed == len(seq.prompt) - 1
+                index = self._add(seq.prompt[seq.fed], seq.fed, seq.seq_id, last)
                 if last:
                     waiting[index] = seq
-                if self.batch.batch.n_tokens == self.n_batch:
-                    self._decode_and_sample(waiting, sampling)
-            seq.pos = len(seq.prompt)
+                seq.fed += 1
+                prompt_tokens += 1
+        started = time.perf_counter()
         self._decode_and_sample(waiting, sampling)
-        prefilled = time.perf_counter()
-        steps = 0
-        # Decode: one token per unfinished sequence per step.
-        while True:
-            active = [s for s in sequences if s.finish is None]
-            if not active:
-                break
-            for seq in active:
-                waiting[self._add(seq.tokens[-1], seq.pos, seq.seq_id, True)] = seq
-                seq.pos += 1
-            self._decode_and_sample(waiting, sampling)
-            steps += 1
-        for seq in sequences:
-            self.llama_cpp.llama_memory_seq_rm(self.ctx.memory, seq.seq_id, 0, -1)
-            seq.sampler.close()
-        # llama.cpp's perf counters book every multi-token decode as prompt evaluation, so
-        # the batch's two phases are timed here instead.
-        counters = {
-            "prefill_tokens": sum(len(s.prompt) for s in sequences) - shared * len(sequences),
-            "decode_steps": steps,
-            "prefill_seconds": prefilled - started,
-            "decode_seconds": time.perf_counter() - prefilled,
-        }
-        outputs = [SequenceOutput(s.tokens, s.finish or "length", len(s.prompt), shared) for s in sequences]
-        return outputs, counters
+        seconds = time.perf_counter() - started
+        if prompt_tokens:
+            self.totals["prefill_tokens"] += prompt_tokens
+            self.totals["prefill_seconds"] += seconds
+            self.totals["mixed_decode_tokens"] += decoded
+        else:
+            self.totals["decode_tokens"] += decoded
+            self.totals["decode_seconds"] += seconds
+            self.totals["decode_steps"] += 1
 
     def _decode_and_sample(self, waiting: dict[int, _Sequence], sampling: Sampling) -> None:
         self._decode()
@@ -195,7 +247,6 @@ class BatchedDecoder:
                     continue
             if len(seq.tokens) >= sampling.max_tokens:
                 seq.finish = "length"
-        waiting.clear()
 
     def close(self) -> None:
         self.batch.close()

@@ -117,19 +117,24 @@ def _builder(context: WorkContext, spec: ModelSpec) -> Callable[[str], list]:
 
 
 def answer_items(backend: Backend, context: WorkContext, spec: ModelSpec, keys: Sequence[str],
-                 seed: int) -> list[tuple[str, ArticleResult]]:
-    """Several items at once (batched decoding, concurrent requests); answers in item order."""
+                 seed: int) -> Iterator[tuple[str, ArticleResult]]:
+    """Several items at once (batched decoding, concurrent requests), each answer as soon as it
+    is finished."""
     items = [context.items[key] for key in keys]
     conversations = [context.templates.build(spec.prompt_mode, context.company_name, i.text) for i in items]
+    done: set[int] = set()
     try:
-        completions = backend.chat_many(conversations, sampling_for(context.config, seed))
-    except PromptTooLong:  # one of them does not fit: each is fitted on its own
-        return [(key, answer_item(backend, context, spec, item, seed)) for key, item in zip(keys, items)]
+        for index, completion in backend.chat_stream(conversations, sampling_for(context.config, seed)):
+            done.add(index)
+            yield keys[index], to_result(items[index], completion)
+    except PromptTooLong:  # one of them does not fit: the rest are fitted one at a time
+        for index, (key, item) in enumerate(zip(keys, items)):
+            if index not in done:
+                yield key, answer_item(backend, context, spec, item, seed)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise HarnessError(f"{spec.backend} backend raised {exc.__class__.__name__}: {exc}") from None
-    return [(key, to_result(item, completion)) for key, item, completion in zip(keys, items, completions)]
 
 
 class ModelWorker:
@@ -183,11 +188,10 @@ class ModelWorker:
                 except HarnessError as exc:
                     raise TaskFailure(f"item {key}: {exc}") from None
             return
-        for group in chunked(task.keys, parallel):
-            try:
-                yield from answer_items(self.backend, self.context, task.spec, group, task.seed)
-            except HarnessError as exc:
-                raise TaskFailure(f"items {', '.join(group)}: {exc}") from None
+        try:  # the backend keeps ``parallel`` items in flight over the whole task
+            yield from answer_items(self.backend, self.context, task.spec, task.keys, task.seed)
+        except HarnessError as exc:
+            raise TaskFailure(f"items {', '.join(task.keys)}: {exc}") from None
 
     def run_task(self, task: Task) -> tuple[list[tuple[str, ArticleResult]], str | None]:
         """All answers of a task at once, and the error that stopped it (None when complete)."""
