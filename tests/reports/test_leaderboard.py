@@ -40,7 +40,7 @@ def test_versus_best_is_a_holm_adjusted_paired_t_on_shared_items():
     assert list(table.loc[list("bcd"), "p_holm"]) == pytest.approx(list(expected))
     assert table.loc["d", "items"] == 15
     for model, p in zip("bcd", expected):
-        assert table.loc[model, "verdict"].startswith("tied p=" if p >= 0.05 else "worse p=")
+        assert table.loc[model, "verdict"].startswith("tied p = " if p >= 0.05 else "worse p = ")
 
 
 def test_pairs_naming_no_model_are_warned_once_and_replaced_by_the_best(caplog):

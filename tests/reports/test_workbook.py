@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from tests.helpers import read_sheet
 from utils.na import NOT_APPLICABLE
 from utils.reports.context import build_context
 from utils.reports.excel import NA, ColourScale, SheetTable, write_workbook
@@ -96,9 +97,10 @@ def test_comparison_workbook_has_every_sheet_and_no_silent_nan(tmp_path, write_r
     assert book.sheetnames == SHEET_NAMES
     for name in SHEET_NAMES:
         ws = book[name]
-        header = [c.value for c in ws[1]]
+        table = read_sheet(path, name)
         assert ws.freeze_panes and ws.auto_filter.ref
-        for row in ws.iter_rows(min_row=2, values_only=True):
+        header = list(table.columns)
+        for row in table.itertuples(index=False, name=None):
             values = dict(zip(header, row))
             assert not any(isinstance(v, float) and np.isnan(v) for v in row)
             if NA in row:
@@ -115,10 +117,10 @@ def test_degenerate_rows_say_why(tmp_path, write_results):
     assert "3+ iterations" in consistency["one_iteration"][notes]
     assert "no valid answers" in consistency["none_valid"][notes]
     pairwise = pd.DataFrame(book["Pairwise"].iter_rows(min_row=2, values_only=True),
-                            columns=[c.value for c in book["Pairwise"][1]])
+                            columns=[c.value for c in book["Pairwise"][1]])  # no lines above this table
     assert "ghost" not in set(pairwise["Model B"])  # a pair naming no model here is warned about, not a row
     noisy = pairwise[(pairwise["Model B"] == "noisy-q8_0") & (pairwise["Metric"] == "Mean Sentiment")].iloc[0]
-    assert noisy["Shared Articles"] == 6 and isinstance(noisy["p (paired t)"], float)
+    assert noisy["Shared Articles"] == 6 and isinstance(noisy["p"], float)
     missing = pairwise[(pairwise["Model B"] == "missing_articles") & (pairwise["Metric"] == "Mean Sentiment")]
     assert missing.iloc[0]["Shared Articles"] == 3 and "left out: 3 article(s)" in missing.iloc[0]["Notes"]
 

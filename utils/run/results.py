@@ -63,6 +63,28 @@ class ArticleResult(BaseModel):
     gold_label: str | None = Field(None, description="Human label of a labelled dataset item.")
     gold_score: float | None = None
 
+    @property
+    def valid_recorded(self) -> bool:
+        """True when the file says whether the answer is valid (files of other tools may not)."""
+        return "valid" in self.model_fields_set
+
+    def contract_problem(self) -> str:
+        """Why the stored answer breaks the answer contract ('' when it keeps it).
+
+        The contract is :class:`~utils.run.answers.SentimentResponse`: a sentiment in
+        [-1, 1], a confidence in [0, 1] and a reasoning that is not blank.
+        """
+        from utils.run.answers import SentimentResponse
+
+        try:
+            SentimentResponse.model_validate(
+                {"sentiment": self.sentiment, "confidence": self.confidence, "reasoning": self.reasoning},
+                strict=False)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        return ""
+
 
 class IterationResult(BaseModel):
     """One (model, subject, iteration) unit of work, as written to disk."""
