@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from openpyxl import load_workbook
@@ -167,10 +168,31 @@ def no_robots_txt(server) -> None:
     server.expect_request("/robots.txt").respond_with_data("Not found", status=404)
 
 
-def read_sheet(path: Path, name: str) -> pd.DataFrame:
-    """One sheet of a workbook read back with openpyxl (as a user's spreadsheet program would), as a DataFrame."""
+def read_sheet(path: Path, name: str, na_text: str | None = None) -> pd.DataFrame:
+    """One sheet's table read back with openpyxl (as a user's spreadsheet program would), as a DataFrame.
+
+    Sentences above the table (one cell a row) and below it (after a blank row) are left
+    out: :func:`sheet_lines` reads them. ``na_text`` cells ("n/a") become NaN when given.
+    """
+    head, header, body, _ = _sheet_parts(path, name)
+    frame = pd.DataFrame(body, columns=header)
+    return frame.replace(na_text, np.nan) if na_text else frame
+
+
+def sheet_lines(path: Path, name: str) -> tuple[list[str], list[str]]:
+    """(the sentences above a sheet's table, those below it)."""
+    head, _, _, foot = _sheet_parts(path, name)
+    return head, foot
+
+
+def _sheet_parts(path: Path, name: str) -> tuple[list[str], tuple, list[tuple], list[str]]:
+    """A sheet as (head lines, header row, table rows, foot lines)."""
     rows = list(load_workbook(path, read_only=True)[name].iter_rows(values_only=True))
-    return pd.DataFrame(rows[1:], columns=rows[0])
+    start = next(i for i, row in enumerate(rows) if sum(v is not None for v in row) > 1)
+    body = rows[start + 1:]
+    end = next((i for i, row in enumerate(body) if all(v is None for v in row)), len(body))
+    lines = [[str(row[0]) for row in chunk if row and row[0] is not None] for chunk in (rows[:start], body[end:])]
+    return lines[0], rows[start], body[:end], lines[1]
 
 
 def real_ollama_host() -> str | None:

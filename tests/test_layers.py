@@ -5,10 +5,10 @@ not remove it). Layers, lowest first (docs/layout.md states the same):
 
 0. leaves: ``utils.errors`` (the error tree), ``utils.io`` (the atomic writer, file hashes),
    ``utils.items`` (the item every model reads), ``utils.na`` (n/a with a reason),
-   ``utils.retry`` (HTTP retry waits)
+   ``utils.retry`` (HTTP retry waits), ``utils.labels`` (the label set, the neutral band)
 1. contracts: ``utils.answers`` (the answer contract), ``utils.result_file`` (the result-file
-   format), ``utils.rule_book`` (the boilerplate rules-file format), ``utils.strict_config``
-   (the strict YAML-config base)
+   format), ``utils.rule_book`` (the boilerplate rules-file format), ``utils.stats`` (the
+   significance tests and Holm), ``utils.strict_config`` (the strict YAML-config base)
 2. configuration and the command-line edge: ``utils.config``, ``utils.cli``
 3. sources and backends: ``utils.news``, ``utils.labelled``, ``utils.backends``
 4. the run and the reports: ``utils.run``, ``utils.reports``
@@ -28,8 +28,8 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 
 LAYERS: list[set[str]] = [
-    {"utils.errors", "utils.io", "utils.items", "utils.na", "utils.retry"},
-    {"utils.answers", "utils.result_file", "utils.rule_book", "utils.strict_config"},
+    {"utils.errors", "utils.io", "utils.items", "utils.labels", "utils.na", "utils.retry"},
+    {"utils.answers", "utils.result_file", "utils.rule_book", "utils.stats", "utils.strict_config"},
     {"utils.config", "utils.cli"},
     {"utils.news", "utils.labelled", "utils.backends"},
     {"utils.run", "utils.reports"},
@@ -74,8 +74,10 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known)
+            submodules = {f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known}
+            found.update(submodules)
+            if len(submodules) < len(node.names):  # a name defined in ``base`` itself
+                found.add(base)
     return {module for module in found if module.split(".")[0] in PRODUCT_ROOTS and module != name}
 
 

@@ -28,7 +28,7 @@ from typing import Sequence
 from training.config import ArticleLabelSettings, TrainingConfig
 from utils.errors import DatasetError, HarnessError
 from utils.items import Article
-from utils.labelled.labels import label_from_score
+from utils.labels import label_from_score
 from utils.news.articles import load_snapshot
 from utils.run.results import ArticleResult, load_result, result_path
 

@@ -45,7 +45,7 @@ from utils.labelled.accuracy import (
     spearman,
     weighted_f1,
 )
-from utils.labelled.labels import LABEL_SCORES, LABELS
+from utils.labels import LABEL_SCORES, LABELS
 from utils.reports.accuracy_plots import accuracy_plots, f1_matrix
 from utils.reports.results_table import COLUMNS
 

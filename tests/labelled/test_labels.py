@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils.labelled.labels import INVALID, label_from_score, labels_from_scores
+from utils.labels import INVALID, label_from_score, labels_from_scores
 
 CASES = [
     (0.19, 0.2, "neutral"), (-0.19, 0.2, "neutral"), (0.2, 0.2, "positive"), (-0.2, 0.2, "negative"),

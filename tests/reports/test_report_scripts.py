@@ -154,11 +154,11 @@ def test_comparison_report(project):
     b = csv[csv["Model Name"] == "llama3_8b-q8_0"].set_index("Article Key")["Mean Sentiment"]
     row = pairwise[(pairwise["Model B"] == "llama3_8b-q8_0") & (pairwise["Metric"] == "Mean Sentiment")].iloc[0]
     expected = sps.ttest_rel(a, b.loc[a.index])
-    assert row["t (paired)"] == pytest.approx(expected.statistic)
-    assert row["p (paired t)"] == pytest.approx(expected.pvalue)
+    assert row["Test"] == "paired t" and row["Statistic"] == pytest.approx(expected.statistic)
+    assert row["p"] == pytest.approx(expected.pvalue)
     assert row["Mean Diff (A−B)"] == pytest.approx((a - b.loc[a.index]).mean())
-    p_values = pairwise[pairwise["Metric"] == "Mean Sentiment"]["p (paired t)"].astype(float)
-    holm = pairwise[pairwise["Metric"] == "Mean Sentiment"]["Holm p (paired t)"].astype(float)
+    p_values = pairwise[pairwise["Metric"] == "Mean Sentiment"]["p"].astype(float)
+    holm = pairwise[pairwise["Metric"] == "Mean Sentiment"]["Holm p"].astype(float)
     assert holm.max() == pytest.approx(min(1.0, max(p_values.max(), 2 * p_values.min())))
     per_article = sheet(path, "Per Article")
     assert len(per_article) == 16 and per_article["Mean Sentiment A"].notna().all()
@@ -176,9 +176,11 @@ def test_summary_ci_and_consistency(project):
     consistency = sheet(path, "Consistency").set_index("Model")
     assert consistency.loc["llama3_8b-q4_K_M", "ICC(2,1)"] > consistency.loc["old-tool-model", "ICC(2,1)"]
     omnibus = sheet(path, "Omnibus")
-    assert {"Linear mixed model", "Two-way ANOVA (item + model)", "Friedman",
-            "Repeated-measures ANOVA (GG)"} <= set(omnibus["Test"])
-    assert {"One-way ANOVA", "Welch's ANOVA", "Kruskal–Wallis"} <= set(sheet(path, "Appendix (unblocked)")["Test"])
+    assert {"Linear mixed model (item + model × item)", "Two-way ANOVA on per-item means", "Friedman",
+            "Repeated-measures ANOVA (GG)", "Cochran's Q (valid JSON)"} <= set(omnibus["Test"])
+    assert omnibus["Role"].iloc[0] == "primary" and omnibus["Test"].iloc[0] == "Two-way ANOVA on per-item means"
+    appendix = set(sheet(path, "Appendix (unblocked)")["Test"])
+    assert {"One-way ANOVA", "Welch's ANOVA", "Kruskal–Wallis", "Linear mixed model (item only)"} <= appendix
     method = sheet(path, "Method")
     assert len(method) >= 15 and method["Correction"].str.contains("Holm").any()
 

@@ -1,4 +1,4 @@
-"""utils.reports.stats, cross-checked against pingouin, statsmodels, scipy and hand-worked values."""
+"""utils.stats, cross-checked against pingouin, statsmodels, scipy and hand-worked values."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from utils.reports import stats
+from utils import stats
 
 pg = pytest.importorskip("pingouin")
 from statsmodels.stats.anova import AnovaRM
@@ -92,7 +92,7 @@ def test_flip_rate_counts_articles_whose_label_changes():
 
 
 def test_flip_rate_band_edges():
-    assert stats.flip_rate([[0.2, 0.1999]], 0.2).value == 1.0  # the band rule of utils.labelled.labels
+    assert stats.flip_rate([[0.2, 0.1999]], 0.2).value == 1.0  # the band rule of utils.labels
     assert stats.flip_rate([[0.3]], 0.2).note == "no item has 2+ valid answers"
 
 
@@ -202,8 +202,21 @@ def test_anova_with_no_variation_inside_groups_is_na():
 def test_blocked_tests_report_na_with_reason(function):
     assert "identical" in function(np.full((5, 3), 0.2)).note
     assert "items" in function(np.array([[0.1, 0.2, 0.3]])).note
-    shifted = np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6], [0.0, 0.2, 0.4]])
-    assert function(shifted).p_value is None or function is stats.friedman
+
+
+SHIFTED = np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6], [0.0, 0.2, 0.4]])  # models differ by a constant on every item
+
+
+def test_rm_anova_of_a_constant_shift_has_no_residual_and_is_na():
+    result = stats.rm_anova(SHIFTED)
+    assert result.p_value is None and "no residual variation" in result.note
+
+
+def test_friedman_of_a_constant_shift_is_perfect_agreement():
+    # the same ranks on every item: Kendall's W = 1 and the statistic n (k - 1) = 6, as scipy says
+    result = stats.friedman(SHIFTED)
+    assert result.effect == pytest.approx(1.0) and result.statistic == pytest.approx(6.0)
+    assert result.p_value == pytest.approx(sps.friedmanchisquare(*SHIFTED.T).pvalue)
 
 
 def test_friedman_needs_three_models():
@@ -264,20 +277,38 @@ def test_mean_difference_ci_matches_statsmodels(rng):
     ([0.6, np.nan], [np.nan, 0.5], "2+ shared items"),
 ])
 def test_paired_degenerate_cases_are_na_with_reason(a, b, reason):
-    for result in (stats.paired_t(a, b), stats.cohens_dz(a, b)):
-        assert reason in result.note
-    wilcoxon = stats.wilcoxon_signed_rank(a, b)
-    assert wilcoxon.p_value is None or reason == "all differences are equal"
+    t, dz = stats.paired_t(a, b), stats.cohens_dz(a, b)
+    assert reason in t.note and reason in dz.note
+    assert t.p_value is None and t.statistic is None and dz.value is None
+
+
+@pytest.mark.parametrize("a, b, p, reason", [
+    ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], None, "all differences are zero"),
+    ([0.6, 0.7, 0.8], [0.5, 0.6, 0.7], "scipy", ""),  # three equal positive differences: tested, as scipy does
+    ([0.6], [0.5], None, "2+ shared items"),
+    ([0.6, np.nan], [np.nan, 0.5], None, "2+ shared items"),
+])
+def test_wilcoxon_degenerate_cases(a, b, p, reason):
+    result = stats.wilcoxon_signed_rank(a, b)
+    if p is None:
+        assert result.p_value is None and reason in result.note
+    else:
+        expected = sps.wilcoxon(stats.round_ties(np.subtract(a, b))).pvalue
+        assert result.p_value == pytest.approx(expected) and result.n == 3
 
 
 def test_holm_matches_statsmodels_and_keeps_gaps():
     p = [0.01, 0.04, 0.03, 0.005, 0.5]
     expected = multipletests(p, method="holm")[1]
-    assert stats.holm(p) == pytest.approx(list(expected))
+    assert list(stats.holm(p)) == pytest.approx(list(expected))
     with_gap = stats.holm([0.01, None, 0.04])
-    assert with_gap[1] is None
+    assert np.isnan(with_gap[1])
     assert with_gap[0] == pytest.approx(0.02) and with_gap[2] == pytest.approx(0.04)
-    assert stats.holm([]) == []
+    assert stats.holm([]).size == 0
+    # arrays, Series and object columns with NaN all go through the same Holm
+    assert list(stats.holm(np.array([0.01, np.nan, 0.04]))) == pytest.approx([0.02, np.nan, 0.04], nan_ok=True)
+    series = pd.Series([0.04, "n/a", 0.01, 1.0], dtype=object)
+    assert list(stats.holm(series)) == pytest.approx([0.08, np.nan, 0.03, 1.0], nan_ok=True)
 
 
 def test_no_function_returns_nan():
@@ -319,7 +350,7 @@ def test_blocked_analysis_finds_the_model_effect_one_way_anova_misses(rng):
     fit = smf.mixedlm("value ~ C(model)", answers, groups=answers["item"]).fit(reml=True)
     names = [n for n in fit.fe_params.index if n.startswith("C(model)")]
     wald = fit.wald_test(", ".join(f"{n} = 0" for n in names), scalar=True)
-    assert mixed.statistic == pytest.approx(float(wald.statistic), rel=1e-3)
+    assert stats.mixed_model(answers, interaction=False).statistic == pytest.approx(float(wald.statistic), rel=1e-3)
 
 
 def test_maximal_block_drops_the_model_with_few_answers_not_the_items():
@@ -357,3 +388,181 @@ def test_paired_columns_match_scipy_paired_t(rng):
         expected = sps.ttest_rel(matrix[both, a], matrix[both, b])
         assert result.p[position] == pytest.approx(expected.pvalue)
         assert result.n[position] == both.sum()
+
+
+# --- issue 18: exact tests, Cochran's Q, the mixed model without pseudo-replication, power, groups ---
+
+
+def test_sign_test_on_one_answer_per_item_is_mcnemars_exact_test(rng):
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    a, b = rng.random(30) < 0.7, rng.random(30) < 0.4
+    result = stats.sign_test(a.astype(float), b.astype(float))
+    table = [[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]]
+    expected = mcnemar(table, exact=True)
+    assert result.p_value == pytest.approx(expected.pvalue) and result.statistic == expected.statistic
+    assert stats.mcnemar_exact(a, b).p_value == pytest.approx(expected.pvalue)
+
+
+def test_sign_test_on_shares_is_a_binomial_test_on_the_items(rng):
+    a, b = rng.integers(10, 15, 19) / 14, rng.integers(11, 15, 19) / 14
+    result = stats.sign_test(a, b)
+    higher, lower = int((a > b).sum()), int((a < b).sum())
+    assert result.extra == {"a_better": higher, "b_better": lower} and result.n == 19
+    assert result.p_value == pytest.approx(sps.binomtest(higher, higher + lower).pvalue)
+
+
+def test_one_discordant_item_is_an_exact_test_not_t_equal_to_one():
+    # the issue's case: one item differs (a model invalid on 10 of 14 iterations of one article)
+    best = np.ones(19)
+    other = np.ones(19)
+    other[4] = 4 / 14
+    t = stats.paired_t(other, best)
+    assert t.statistic == pytest.approx(-1.0) and t.p_value == pytest.approx(2 * sps.t.sf(1, 18))  # what it was: 0.33
+    exact = stats.sign_test(other, best)
+    assert exact.p_value == pytest.approx(1.0) == sps.binomtest(0, 1).pvalue  # one item is no evidence
+    columns = stats.sign_test_columns(np.column_stack([other, best]), np.array([0]), np.array([1]))
+    assert columns.p[0] == pytest.approx(1.0) and columns.n[0] == 19
+    assert stats.sign_test(best, best).p_value == 1.0  # equal: p = 1, a member of the Holm family
+
+
+def test_cochran_q_matches_statsmodels_and_its_effect_is_partial_eta_squared(rng):
+    from statsmodels.stats.contingency_tables import cochrans_q
+
+    binary = (rng.random((25, 4)) < [0.9, 0.8, 0.6, 0.5]).astype(float)
+    result = stats.cochran_q(binary)
+    expected = cochrans_q(binary)
+    assert result.statistic == pytest.approx(expected.statistic)
+    assert result.p_value == pytest.approx(expected.pvalue) == pytest.approx(result.extra["p_chi2"])
+    shares = rng.integers(0, 15, (19, 5)) / 14
+    frame = block_frame(shares)
+    table = pg.rm_anova(frame, dv="score", within="model", subject="article", effsize="np2")
+    assert stats.cochran_q(shares).effect == pytest.approx(table["np2"].iloc[0])
+
+
+def test_cochran_q_permutation_p_agrees_with_scipys_permutation_test(rng):
+    shares = np.clip(rng.integers(9, 15, (19, 4)) / 14 + [[0, 0, 0, -0.1]], 0, 1)
+    mine = stats.cochran_q(shares, resamples=2000, seed=1)
+    statistic = lambda *columns: stats.cochran_q(np.column_stack(columns)).statistic  # noqa: E731
+    theirs = sps.permutation_test(tuple(shares.T), statistic, permutation_type="samples", n_resamples=2000,
+                                  alternative="greater", random_state=2, vectorized=False)
+    assert mine.p_value == pytest.approx(theirs.pvalue, abs=0.03)  # two Monte Carlo estimates of one p
+    assert mine.extra["p_floor"] == pytest.approx(1 / 2001)
+    ties = np.ones((19, 4))
+    ties[:3, 3] = 0.0  # every model right on 16 items, one wrong on 3: Q = 9, χ²(3) p = 0.029 ...
+    heavy = stats.cochran_q(ties, resamples=2000, seed=0)
+    assert heavy.statistic == pytest.approx(9.0) and heavy.extra["p_chi2"] == pytest.approx(sps.chi2.sf(9, 3))
+    # ... while the exact p is the chance that the 3 wrong answers fall on one model: 4 · (1/4)³ = 1/16
+    assert heavy.p_value == pytest.approx(1 / 16, abs=0.015) and heavy.extra["p_chi2"] < 0.05 < heavy.p_value
+
+
+def interaction_values(rng, models=6, items=19, iterations=14, interaction=0.15, noise=0.1):
+    """Strong model × item interaction, no model effect at all: a models × items × iterations array."""
+    item = rng.normal(0, 0.5, items)
+    cell = rng.normal(0, interaction, (models, items))
+    return item[None, :, None] + cell[:, :, None] + rng.normal(0, noise, (models, items, iterations))
+
+
+def interaction_answers(rng, **shape):
+    """:func:`interaction_values` as long (item, model, value) answers."""
+    values = interaction_values(rng, **shape)
+    m, i, _ = np.indices(values.shape)
+    return pd.DataFrame({"item": [f"i{x}" for x in i.ravel()], "model": [f"m{x}" for x in m.ravel()],
+                         "value": values.ravel()})
+
+
+def test_the_primary_test_holds_its_level_where_the_old_mixed_model_rejects():
+    shape = {"models": 20, "iterations": 30, "interaction": 0.15, "noise": 0.05}
+    old = [stats.mixed_model(interaction_answers(np.random.default_rng(seed), **shape), interaction=False).p_value
+           for seed in range(3)]
+    assert max(old) < 1e-20  # iterations counted as independent evidence: "significant" with no model effect
+    first = interaction_answers(np.random.default_rng(0), **shape)
+    cells = first.groupby(["item", "model"], as_index=False)["value"].mean()
+    matrix = cells.pivot(index="item", columns="model", values="value").to_numpy()
+    primary = stats.two_way_anova(cells)
+    assert primary.p_value == pytest.approx(stats.rm_anova(matrix).extra["p_uncorrected"])  # the same F test
+    rejected = 0
+    for seed in range(200):  # the fast route to the primary's p on complete cells
+        values = interaction_values(np.random.default_rng(seed), **shape).mean(axis=2).T
+        rejected += stats.rm_anova(values).extra["p_uncorrected"] < 0.01
+    assert rejected <= 4  # about 1% of 200 seeds at the 0.01 level, as a calibrated test should
+
+
+def test_mixed_model_with_interaction_matches_a_formula_fit_and_does_not_reject():
+    import statsmodels.formula.api as smf
+
+    answers = interaction_answers(np.random.default_rng(11), models=4, items=12, iterations=5)
+    mine = stats.mixed_model(answers)
+    fit = smf.mixedlm("value ~ C(model)", answers, groups=answers["item"], re_formula="1",
+                      vc_formula={"cell": "0 + C(model)"}).fit(reml=True)
+    names = [n for n in fit.fe_params.index if n.startswith("C(model)")]
+    wald = fit.wald_test(", ".join(f"{n} = 0" for n in names), scalar=True)
+    assert mine.statistic == pytest.approx(float(wald.statistic), rel=1e-3)
+    assert mine.extra["variances"]["model:item"] == pytest.approx(float(fit.vcomp[0]), rel=1e-3)
+    assert mine.p_value > 0.01 and stats.mixed_model(answers, interaction=False).p_value < 0.01
+    cells = answers.groupby(["item", "model"], as_index=False)["value"].mean()
+    primary = stats.two_way_anova(cells)  # balanced cells: the Wald χ² is (models − 1) × the primary's F
+    assert mine.statistic == pytest.approx(3 * primary.statistic, rel=1e-4)
+
+
+def test_power_matches_pingouin_and_the_pairwise_variances(rng):
+    matrix = rng.normal(0, 0.5, (19, 1)) + rng.normal(0, 0.1, (19, 8))
+    power = stats.paired_power(matrix, target=0.05, iterations=14, comparisons=28)
+    pairs = [(i, j) for i in range(8) for j in range(i + 1, 8)]
+    mean_var = np.mean([np.var(matrix[:, i] - matrix[:, j], ddof=1) for i, j in pairs])
+    assert power.sd_difference == pytest.approx(math.sqrt(mean_var))  # the SD a pair's differences have
+    d = power.detectable / power.sd_difference
+    assert pg.power_ttest(d=d, n=19, contrast="paired") == pytest.approx(0.8, abs=1e-3)
+    family = power.detectable_family / power.sd_difference
+    assert pg.power_ttest(d=family, n=19, contrast="paired", alpha=0.05 / 28) == pytest.approx(0.8, abs=1e-3)
+    needed = pg.power_ttest(d=0.05 / power.sd_difference, power=0.8, contrast="paired")
+    assert power.items_needed == math.ceil(needed)
+    assert power.detectable < power.detectable_family
+    assert isinstance(stats.paired_power(np.ones((10, 3)), 0.05, 3), stats.NotAvailable)
+
+
+def test_letter_groups_keep_their_promise_on_random_patterns(rng):
+    for _ in range(40):
+        k = int(rng.integers(2, 12))
+        upper = np.triu(rng.random((k, k)) < rng.random(), 1)
+        significant = upper | upper.T
+        letters = stats.letter_groups(significant)
+        for i in range(k):
+            for j in range(i + 1, k):
+                share = bool(set(letters[i]) & set(letters[j]))
+                assert share != significant[i, j], (significant.astype(int), letters)
+    assert stats.letter_groups(np.zeros((26, 26), dtype=bool)) == ["a"] * 26
+    # three clear levels: {0, 1} above {2, 3} above {4}, neighbours 1 and 2 not told apart
+    sig = np.ones((5, 5), dtype=bool)
+    for i, j in [(0, 1), (2, 3), (1, 2)]:
+        sig[i, j] = sig[j, i] = False
+    np.fill_diagonal(sig, False)
+    assert stats.letter_groups(sig) == ["a", "ab", "bc", "c", "d"]
+
+
+def test_sign_test_interval_holds_zero_exactly_when_the_test_does_not_reject(rng):
+    branches = set()
+    for _ in range(60):
+        n = int(rng.integers(6, 25))
+        a = rng.integers(8, 15, n) / 14
+        b = np.clip(a - rng.choice([0, 0, 1 / 14, 2 / 14], n) * rng.choice([1, -1, 1], n), 0, 1)
+        level = 0.95
+        interval = stats.sign_test_interval(a, b, level)
+        test = stats.sign_test(a, b)
+        if interval.low is None:
+            continue
+        branches.add(test.p_value >= 1 - level)
+        if test.p_value >= 1 - level:
+            assert interval.low <= 0 <= interval.high, (a - b, interval)
+        else:
+            assert not interval.low < 0 < interval.high, (a - b, interval)  # at most an end of it
+    assert branches == {True, False}  # both verdicts were met
+    assert stats.sign_test_interval([1.0] * 4, [0.0] * 4).low is None  # 4 items cannot exclude 0 at 95%
+
+
+@pytest.mark.parametrize("p, floor, text", [
+    (0.66, stats.P_FLOOR, "p = 0.66"), (0.034, stats.P_FLOOR, "p = 0.034"), (1.9e-94, stats.P_FLOOR, "p < 0.0001"),
+    (4.1e-4, stats.P_FLOOR, "p = 0.00041"), (1 / 2001, 1 / 2001, "p < 0.0005"), (None, stats.P_FLOOR, "p n/a"),
+])
+def test_p_values_are_never_shown_below_the_floor(p, floor, text):
+    assert stats.format_p(p, floor) == text

@@ -17,7 +17,7 @@ from training.config import load_training_config
 from training.dataset import build_dataset
 from training.labelling import clip_text, label_articles
 from utils.errors import ConfigError, DatasetError
-from utils.labelled.labels import label_from_score
+from utils.labels import label_from_score
 from utils.run.results import load_result
 from utils.run.sources import DATASET_COMPANY
 

@@ -1,5 +1,8 @@
 """Accuracy against human labels: per-model metrics, calibration and significance tests.
 
+The tests themselves (Cochran's Q, McNemar's exact test, the item bootstrap, Holm) live in
+:mod:`utils.stats`; this module applies them to majority votes and renders the cells.
+
 Pure functions over the long results frame (``utils.reports.results_table.load_results_frame``)
 limited to labelled items. A metric is a float or a ``NotAvailable`` carrying the reason,
 never a silent NaN; in the sheets it reads "n/a" and the reasons go to a ``notes`` column.
@@ -29,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from utils.labelled.labels import INVALID, LABEL_SCORES, LABELS, labels_from_scores
+from utils import stats
+from utils.labels import INVALID, LABEL_SCORES, LABELS, labels_from_scores
 from utils.na import NA_TEXT, NotAvailable
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,6 @@ log = logging.getLogger(__name__)
 PREDICTED = (*LABELS, INVALID)
 BASELINE = "majority-class baseline"
 CALIBRATION_BINS = 10
-_CHUNK = 500  # bootstrap resamples per matrix product; bounds memory for big files
 
 ACCURACY_COLUMNS = [
     "model", "subject", "items", "iterations", "answers", "invalid", "invalid_rate",
@@ -212,9 +215,9 @@ def spearman(scores: Sequence[float], gold_scores: Sequence[float]) -> Value:
         return NotAvailable("the gold scores are all equal")
     if np.unique(scores).size < 2:
         return NotAvailable("the model gave the same score to every item")
-    from scipy import stats
+    from scipy.stats import spearmanr
 
-    return float(stats.spearmanr(scores, gold_scores)[0])
+    return float(spearmanr(scores, gold_scores)[0])
 
 
 def fleiss_agreement(answers: pd.DataFrame) -> Value:
@@ -358,43 +361,24 @@ def calibration_table(answers: pd.DataFrame) -> pd.DataFrame:
 
 
 def cochran_test(correct: pd.DataFrame) -> dict[str, Value]:
-    """Cochran's Q on an items x models table of 0/1 correctness: statistic, df, p-value."""
+    """Cochran's Q on an items x models table of 0/1 correctness (:func:`utils.stats.cochran_q`): statistic, df, p."""
     names = ("statistic", "df", "p_value")
     if correct.shape[1] < 2:
         return _unavailable(names, "needs at least 2 models")
     if correct.shape[0] < 2:
         return _unavailable(names, "fewer than 2 items answered by every model")
-    values = correct.to_numpy(int)
-    if np.all(values.min(axis=1) == values.max(axis=1)):
-        return _unavailable(names, "no item where the models disagree")
-    from statsmodels.stats.contingency_tables import cochrans_q
-
-    result = cochrans_q(values)
-    return {"statistic": _finite(result.statistic), "df": float(result.df), "p_value": _finite(result.pvalue)}
+    result = stats.cochran_q(correct.to_numpy(float))
+    if not result.ok:
+        return _unavailable(names, "no item where the models disagree" if "differ" in result.note else result.note)
+    return {"statistic": _finite(result.statistic), "df": float(result.df[0]), "p_value": _finite(result.p_value)}
 
 
 def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[str, Value]:
-    """McNemar's exact test on paired correctness: discordant counts, statistic, p-value."""
-    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    if not len(a):
-        return _unavailable(("statistic", "p_value"), "no item answered by both models")
-    from statsmodels.stats.contingency_tables import mcnemar
-
-    table = [[int(np.sum(a & b)), int(np.sum(a & ~b))], [int(np.sum(~a & b)), int(np.sum(~a & ~b))]]
-    result = mcnemar(table, exact=True)
-    return {
-        "a_right_b_wrong": table[0][1], "a_wrong_b_right": table[1][0],
-        "statistic": float(result.statistic), "p_value": float(result.pvalue),
-    }
-
-
-def bootstrap_weights(n: int, resamples: int, seed: int) -> Iterable[np.ndarray]:
-    """Chunks of resample-count matrices (resamples x n): how often each item is drawn."""
-    rng = np.random.default_rng(seed)
-    for start in range(0, resamples, _CHUNK):
-        size = min(_CHUNK, resamples - start)
-        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-        yield np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(float)
+    """McNemar's exact test on paired correctness (:func:`utils.stats.mcnemar_exact`) as sheet cells."""
+    result = stats.mcnemar_exact(correct_a, correct_b)
+    if not result.ok:
+        return _unavailable(("statistic", "p_value"), result.note)
+    return {**result.extra, "statistic": result.statistic, "p_value": result.p_value}
 
 
 def _weighted_macro_f1(weights: np.ndarray, gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -418,11 +402,11 @@ def paired_bootstrap(
         names = [c for c in SIGNIFICANCE_COLUMNS if c.startswith(("accuracy_", "macro_f1_"))]
         return _unavailable(names, "fewer than 2 items answered by both models")
     acc_diffs, f1_diffs = [], []
-    for weights in bootstrap_weights(len(gold), resamples, seed):
+    for weights in stats.bootstrap_weights(len(gold), resamples, seed):
         acc_diffs.append(weights @ ((a == gold).astype(float) - (b == gold)) / len(gold))
         f1_diffs.append(_weighted_macro_f1(weights, gold, a) - _weighted_macro_f1(weights, gold, b))
-    acc_low, acc_high = np.percentile(np.concatenate(acc_diffs), [2.5, 97.5])
-    f1_low, f1_high = np.percentile(np.concatenate(f1_diffs), [2.5, 97.5])
+    acc_low, acc_high = stats.percentile_interval(np.concatenate(acc_diffs))
+    f1_low, f1_high = stats.percentile_interval(np.concatenate(f1_diffs))
     return {
         "accuracy_a": accuracy(gold, a), "accuracy_b": accuracy(gold, b),
         "accuracy_diff": float(np.mean(a == gold) - np.mean(b == gold)),
@@ -509,16 +493,10 @@ def _difference(a: Value, b: Value) -> Value:
 
 
 def _holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The pair rows with Holm-adjusted McNemar p-values over the pairs that have one."""
-    from statsmodels.stats.multitest import multipletests
-
-    tested = [row for row in rows if isinstance(row.get("p_value"), float)]
-    if tested:
-        adjusted = multipletests([row["p_value"] for row in tested], method="holm")[1]
-        for row, p in zip(tested, adjusted):
-            row["p_holm"] = float(p)
-    for row in rows:
-        row.setdefault("p_holm", NA_TEXT)
+    """The pair rows with Holm-adjusted McNemar p-values (:func:`utils.stats.holm`) over the pairs that have one."""
+    adjusted = stats.holm([row.get("p_value") if isinstance(row.get("p_value"), float) else None for row in rows])
+    for row, p in zip(rows, adjusted):
+        row["p_holm"] = float(p) if np.isfinite(p) else NA_TEXT
     return rows
 
 

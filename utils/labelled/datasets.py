@@ -19,7 +19,7 @@ from typing import Any
 from utils.errors import DatasetError
 from utils.io import file_sha256
 from utils.items import Article, article_key
-from utils.labelled.labels import LABEL_SCORES, LABELS, label_from_score
+from utils.labels import LABEL_SCORES, LABELS, label_from_score
 
 __all__ = ["LABELS", "LABEL_SCORES", "LabelledDataset", "LabelledItem", "label_from_score", "load_fpb",
            "load_labelled_csv", "sample_dataset", "stratified_sample"]

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from utils.labelled.labels import LABELS
+from utils.labels import LABELS
 from utils.na import NA_TEXT
 
 log = logging.getLogger(__name__)

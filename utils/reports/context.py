@@ -15,7 +15,8 @@ from functools import cached_property
 import pandas as pd
 
 from utils.labelled import accuracy
-from utils.reports import criteria, stats
+from utils import stats
+from utils.reports import criteria
 from utils.reports.metrics import ITEM_INDEX, METRIC_LIST, MODEL, article_metrics
 from utils.reports.model_labels import ModelLabel, match_model
 
@@ -147,7 +148,8 @@ class ReportContext:
         """Rank of each model (1 = best) by the primary criteria, in rank order."""
         keys = [k for k in criteria.primary_keys(self.settings.rank_by, self.has_gold_labels)
                 if k in self.criterion_matrices]
-        means = {k: self.criterion_matrices[k].mean(axis=0) for k in keys}
+        means = {k: self.criterion_matrices[k].mean(axis=0).where(criteria.eligible(self.criterion_matrices[k]))
+                 for k in keys}  # too little data for a criterion: ranked after those with enough
         return criteria.rank_models(means, keys or ["valid_json_rate"], self.models)
 
     @cached_property

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from utils.reports import stats
+from utils import stats
 from utils.reports.metrics import ITEM_INDEX, MODEL
 
 RANK_CHOICES = ("auto", "accuracy", "valid_json_rate", "consistency", "latency")
+MIN_COVERAGE = 0.8  # a model is ranked on a criterion only with a value on this share of its items
+YES_NO = ("accuracy", "valid_json_rate")  # per-item shares of yes/no answers: exact sign tests
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,15 @@ class Criterion:
     column: str
     higher_is_better: bool | None  # None: shown, never ranked (a tendency, not a quality)
     unit: str  # what one item's value is, for the Method sheet
+    needs: str = "a value"  # what an item needs to count for this criterion (the coverage rule)
 
 
 CRITERIA = [
-    Criterion("accuracy", "Accuracy", True, "share of the item's answers whose label matches the gold label"),
+    Criterion("accuracy", "Accuracy", True, "share of the item's answers whose label matches the gold label",
+              "a gold label and an answer"),
     Criterion("valid_json_rate", "Valid JSON Rate", True, "valid answers / answers for the item"),
     Criterion("consistency", "Label Disagreement", False,
-              "share of pairs of the item's valid answers whose labels differ"),
+              "share of pairs of the item's valid answers whose labels differ", "two valid answers"),
     Criterion("latency", "Latency All (s)", False, "mean time_taken of all the item's answers"),
     Criterion("tokens_per_second", "Tokens/s", True, "mean completion tokens per second of valid answers"),
     Criterion("mean_sentiment", "Mean Sentiment", None, "mean sentiment of the item's valid answers"),
@@ -69,6 +73,18 @@ def accuracy_matrix(answers: pd.DataFrame, models: list[str], index: pd.Index) -
     share = answers.groupby(["subject", "key", "model"])["correct"].mean().unstack("model")
     share.index.names = ITEM_INDEX
     return share.reindex(index=index, columns=models).astype(float)
+
+
+def eligible(matrix: pd.DataFrame, share: float = MIN_COVERAGE) -> pd.Series:
+    """Per model, whether it has a value on at least ``share`` of the criterion's items.
+
+    The criterion's items are those at least one model has a value for (for label
+    disagreement: items with two valid answers), so a model with a third of the data is
+    shown but not ranked, and cannot be a criterion's best.
+    """
+    items = int(matrix.notna().any(axis=1).sum())
+    counts = matrix.notna().sum(axis=0)
+    return (counts >= share * items) & (counts > 0) if items else counts > 0
 
 
 def primary_keys(rank_by: str, labelled: bool) -> list[str]:

@@ -82,6 +82,13 @@ class SheetTable:
     freeze: str = "B2"
     align_top: bool = False  # top-align every cell (for sheets of long wrapped text)
     highlight_columns: list[str] = field(default_factory=list)  # adjusted p: green below 0.05
+    head: list[str] = field(default_factory=list)  # sentences above the table (the sheet's answer)
+    foot: list[str] = field(default_factory=list)  # sentences below the table
+
+    @property
+    def header_row(self) -> int:
+        """The worksheet row of the column headers (1 without head lines; a blank row follows them)."""
+        return len(self.head) + 2 if self.head else 1
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -112,37 +119,49 @@ def _sheet_title(name: str) -> str:
 
 
 def format_sheet(ws: Worksheet, table: SheetTable) -> None:
-    """Fill ``ws`` with ``table``: header, values, formats, highlights, widths, filter, panes."""
+    """Fill ``ws`` with ``table``: head lines, header, values, formats, highlights, widths, filter, panes, foot."""
     columns = list(table.frame.columns)
     plans = [_plan(table, name) for name in columns]
+    for line in table.head:
+        ws.append([line])
+        ws.cell(ws.max_row, 1).font = _BOLD
+    if table.head:
+        ws.append([])
+    header = table.header_row
+    first, last = header + 1, header + len(table.frame)
     ws.append(columns)
     for record in table.frame.itertuples(index=False, name=None):
         ws.append([_cell_value(v, plan.numeric) for plan, v in zip(plans, record)])
-    _style_header(ws, len(columns))
-    for row in ws.iter_rows(min_row=2):
+    _style_header(ws, len(columns), header)
+    for row in ws.iter_rows(min_row=first, max_row=last):
         for cell, plan in zip(row, plans):
             _style_cell(cell, plan)
     for column_name, scale in table.scales.items():
         if column_name in columns and len(table.frame):
             letter = get_column_letter(columns.index(column_name) + 1)
-            ws.conditional_formatting.add(f"{letter}2:{letter}{len(table.frame) + 1}", scale.rule())
+            ws.conditional_formatting.add(f"{letter}{first}:{letter}{last}", scale.rule())
     widths = [column_width(name, table.frame[name], plan) for name, plan in zip(columns, plans)]
     for index, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
     _fit_row_heights(ws, table, widths)
-    ws.freeze_panes = table.freeze
-    ws.auto_filter.ref = f"A1:{get_column_letter(max(1, len(columns)))}{len(table.frame) + 1}"
-    set_print_layout(ws)
+    letters = "".join(c for c in table.freeze if c.isalpha())
+    ws.freeze_panes = f"{letters}{int(table.freeze[len(letters):]) + header - 1}"
+    ws.auto_filter.ref = f"A{header}:{get_column_letter(max(1, len(columns)))}{last}"
+    if table.foot:
+        ws.append([])
+        for line in table.foot:
+            ws.append([line])
+    set_print_layout(ws, header)
 
 
-def set_print_layout(ws: Worksheet) -> None:
+def set_print_layout(ws: Worksheet, header: int = 1) -> None:
     """Landscape, fitted to one page wide (as many tall as needed), header row on every page."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
+    ws.print_title_rows = f"{header}:{header}"
     ws.page_margins.left = ws.page_margins.right = 0.4
 
 
@@ -199,14 +218,14 @@ def _cell_value(value: Any, numeric: bool) -> Any:
     return value
 
 
-def _style_header(ws: Worksheet, width: int) -> None:
+def _style_header(ws: Worksheet, width: int, row: int = 1) -> None:
     """Bold, shaded, wrapped header cells."""
-    for cell in ws[1][:width]:
+    for cell in ws[row][:width]:
         cell.font = Font(bold=True)
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
         cell.border = Border(bottom=Side(style="thin"))
-    ws.row_dimensions[1].height = 45  # three lines of header text
+    ws.row_dimensions[row].height = 45  # three lines of header text
 
 
 def _style_cell(cell: Any, plan: _ColumnPlan) -> None:
@@ -236,7 +255,7 @@ def _fit_row_heights(ws: Worksheet, table: SheetTable, widths: list[float]) -> N
     for offset, values in enumerate(zip(*(table.frame[name] for name, _ in wrapped))):
         lines = max(_wrapped_lines(value, width) for value, (_, width) in zip(values, wrapped))
         if lines > 1:
-            ws.row_dimensions[offset + 2].height = ROW_HEIGHT * lines
+            ws.row_dimensions[offset + table.header_row + 1].height = ROW_HEIGHT * lines
 
 
 def _wrapped_lines(value: Any, width: float) -> int:

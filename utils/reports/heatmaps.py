@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from utils.labelled import accuracy
 from utils.reports.accuracy_plots import accuracy_plots
 from utils.reports.context import ReportContext
+from utils.reports.leaderboard import Figure as LeaderboardFigure
 from utils.reports.leaderboard import primary_differences
 from utils.reports.metrics import (
     ITEM,
@@ -257,35 +258,44 @@ def family_quantization_heatmaps(ctx: ReportContext, folder: Path) -> list[Figur
 
 
 def leaderboard_figure(ctx: ReportContext, folder: Path) -> list[FigureJob]:
-    """Each model's difference to the best on the primary criterion, with its 95% CI (shared items)."""
+    """Each model's difference to the best on the ranking criterion, with simultaneous intervals of its test."""
     if len(ctx.models) < 2:
         return []
-    column, best, result = primary_differences(ctx)
-    if best is None:
+    figure = primary_differences(ctx)
+    if figure.best is None:
         return []
-    return [FigureJob(draw_leaderboard, (result, column, best, folder / "leaderboard.png"))]
+    return [FigureJob(draw_leaderboard, (figure, folder / "leaderboard.png"))]
 
 
-def draw_leaderboard(result: pd.DataFrame, column: str, best: str, path: Path) -> Path:
+def draw_leaderboard(data: LeaderboardFigure, path: Path) -> Path:
     """Draw the leaderboard figure from :func:`~utils.reports.leaderboard.primary_differences`."""
+    result = data.table
     order = result.index[::-1]
-    diff = result.loc[order, "diff"].fillna(0.0).to_numpy(float)
+    diff = result.loc[order, "diff"].to_numpy(float)
     low = result.loc[order, "low"].to_numpy(float)
     high = result.loc[order, "high"].to_numpy(float)
-    tied = result.loc[order, "verdict"].astype(str).str.startswith(("best", "tied")).to_numpy()
-    figure = Figure(figsize=(9, 1.5 + 0.28 * len(order)), dpi=DPI)
+    verdict = result.loc[order, "verdict"].astype(str)
+    tied = verdict.str.startswith(("best", "tied")).to_numpy()
+    ranked = np.isfinite(diff)
+    figure = Figure(figsize=(9, 1.9 + 0.28 * len(order)), dpi=DPI)
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     y = np.arange(len(order))
     has_ci = np.isfinite(low) & np.isfinite(high)
     ax.hlines(y[has_ci], low[has_ci], high[has_ci], color="#777777", linewidth=1.5)
-    ax.scatter(diff, y, c=np.where(tied, "#2b8cbe", "#d7301f"), zorder=3, s=22)
+    ax.scatter(diff[ranked], y[ranked], c=np.where(tied, "#2b8cbe", "#d7301f")[ranked], zorder=3, s=22)
     ax.axvline(0, color="black", linewidth=1)
-    labels = [f"{m}  ({result.loc[m, 'mean']:.3f})" if pd.notna(result.loc[m, "mean"]) else f"{m}  (n/a)"
-              for m in order]
+    labels = []
+    for model in order:
+        mean = result.loc[model, "mean"]
+        text = f"{mean:.3f}" if pd.notna(mean) else "n/a"
+        labels.append(f"{model}  ({text})" if np.isfinite(result.loc[model, "diff"]) or model == data.best
+                      else f"{model}  ({text}, not ranked)")
     ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel(f"{column}: difference to the best model {best} (paired on shared items, 95% CI)")
-    ax.set_title(f"Leaderboard by {column}: blue = best or tied with best (Holm), red = worse", fontsize=11)
+    ax.set_xlabel(f"{data.column}: {data.interval} to the best model {data.best}\n"
+                  f"simultaneous {data.level:.2%} intervals (Bonferroni over {data.comparisons} comparisons): "
+                  "an interval clear of 0 is always red", fontsize=9)
+    ax.set_title(f"Leaderboard by {data.column}: blue = best or tied with best, red = worse (Holm)", fontsize=11)
     figure.savefig(path, bbox_inches="tight", pad_inches=0.3)
     log.info("wrote %s", path)
     return path

@@ -1,7 +1,11 @@
 """The Pairwise and Per Article sheets: each configured pair of models, item by item.
 
-Every test is paired on the items both models have a value for; p-values are
-Holm-adjusted per metric across the pairs, and only the adjusted p decides "Significant".
+Every test is paired on the items both models have a value for: an exact sign test for
+the valid-JSON rate (per-item shares of yes/no answers; McNemar's exact test when there
+is one answer per item), a paired t-test for the other metrics, and a Wilcoxon
+signed-rank test beside it. p-values are Holm-adjusted per metric across the pairs,
+every pair counted (a pair equal on every item has p = 1), and only the adjusted p of the
+main test decides "Significant".
 """
 
 from __future__ import annotations
@@ -9,22 +13,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from utils.reports import stats
+from utils import stats
 from utils.reports.context import PairSpec, ReportContext, join_notes
 from utils.reports.metrics import METRIC_LIST, Metric
 
 # --- Pairwise ----------------------------------------------------------------------------
 
-PAIR_TESTS = {"paired t": "p (paired t)", "Wilcoxon": "p (Wilcoxon)"}
+YES_NO_METRICS = {"Valid JSON Rate"}
+SIGN_TEST, PAIRED_T = "exact sign test", "paired t"
 PAIRWISE_COLUMNS = [
     "Pair", "Model A", "Model B", "Metric", "Shared Articles", "Mean A", "Mean B",
-    "Mean Diff (A−B)", "Diff CI Low", "Diff CI High", "Cohen's dz", "t (paired)", "df (paired)",
-    "p (paired t)", "Holm p (paired t)", "Significant (Holm)", "Wilcoxon W", "p (Wilcoxon)",
-    "Holm p (Wilcoxon)", "Notes",
+    "Mean Diff (A−B)", "Diff CI Low", "Diff CI High", "Cohen's dz", "Test", "Statistic", "df",
+    "p", "Holm p", "Significant (Holm)", "Wilcoxon W", "p (Wilcoxon)", "Holm p (Wilcoxon)", "Notes",
 ]
 
+
 def pairwise_table(ctx: ReportContext) -> pd.DataFrame:
-    """Per pair and compared metric: paired t, Wilcoxon, mean difference, d_z, Holm."""
+    """Per pair and compared metric: the main test (sign test or paired t), Wilcoxon, mean difference, d_z, Holm."""
     metrics = [m for m in METRIC_LIST if m.pairwise]
     rows: list[dict] = []
     for pair in ctx.pairs:
@@ -34,9 +39,19 @@ def pairwise_table(ctx: ReportContext) -> pd.DataFrame:
             continue
         rows.extend(_pair_row(ctx, pair, metric) for metric in metrics)
     table = _add_holm(pd.DataFrame(rows, columns=PAIRWISE_COLUMNS))
-    holm_t = pd.to_numeric(table["Holm p (paired t)"], errors="coerce")
-    table["Significant (Holm)"] = np.where(holm_t.isna(), None, np.where(holm_t < stats.ALPHA, "yes", "no"))
+    holm = pd.to_numeric(table["Holm p"], errors="coerce")
+    table["Significant (Holm)"] = np.where(holm.isna(), None, np.where(holm < stats.ALPHA, "yes", "no"))
     return table
+
+
+def _main_test(metric: Metric, a: np.ndarray, b: np.ndarray) -> tuple[str, stats.TestResult]:
+    """The metric's test: exact sign test for yes/no shares, else paired t (p = 1 when every difference is 0)."""
+    if metric.column in YES_NO_METRICS:
+        return SIGN_TEST, stats.sign_test(a, b)
+    t = stats.paired_t(a, b)
+    if t.note.startswith("all differences are zero"):
+        return PAIRED_T, stats.TestResult(None, 1.0, (), t.n, na=t.na)
+    return PAIRED_T, t
 
 
 def _pair_row(ctx: ReportContext, pair: PairSpec, metric: Metric) -> dict:
@@ -44,18 +59,22 @@ def _pair_row(ctx: ReportContext, pair: PairSpec, metric: Metric) -> dict:
     matrix = ctx.metric_matrix(metric.column)
     a, b = matrix[pair.a].to_numpy(), matrix[pair.b].to_numpy()
     shared = np.isfinite(a) & np.isfinite(b)
-    t, w = stats.paired_t(a, b), stats.wilcoxon_signed_rank(a, b)
+    name, main = _main_test(metric, a, b)
+    w = stats.wilcoxon_signed_rank(a, b)
     ci, dz = stats.mean_difference_ci(a, b), stats.cohens_dz(a, b)
-    notes = [("paired t", t.note), ("Wilcoxon", w.note), ("mean diff CI", ci.note),
-             ("Cohen's dz", dz.note), ("", _coverage_note(pair, a, b))]
+    notes = [(name, main.note), ("Wilcoxon", w.note), ("mean diff CI", ci.note), ("Cohen's dz", dz.note),
+             ("", _coverage_note(pair, a, b))]
+    if name == SIGN_TEST and main.ok:
+        notes.append((name, f"{main.extra['a_better']} item(s) higher for A, {main.extra['b_better']} for B"))
+    w_p = 1.0 if w.note.startswith("all differences are zero") else w.p_value
     return {
         "Pair": pair.label, "Model A": pair.a, "Model B": pair.b, "Metric": metric.column,
         "Shared Articles": int(shared.sum()),
         "Mean A": a[shared].mean() if shared.any() else None,
         "Mean B": b[shared].mean() if shared.any() else None,
         "Mean Diff (A−B)": ci.value, "Diff CI Low": ci.low, "Diff CI High": ci.high,
-        "Cohen's dz": dz.value, "t (paired)": t.statistic, "df (paired)": t.df[0] if t.df else None,
-        "p (paired t)": t.p_value, "Wilcoxon W": w.statistic, "p (Wilcoxon)": w.p_value,
+        "Cohen's dz": dz.value, "Test": name, "Statistic": main.statistic,
+        "df": main.df[0] if main.df else None, "p": main.p_value, "Wilcoxon W": w.statistic, "p (Wilcoxon)": w_p,
         "Notes": join_notes(notes),
     }
 
@@ -70,20 +89,11 @@ def _coverage_note(pair: PairSpec, a: np.ndarray, b: np.ndarray) -> str:
 
 def _add_holm(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with Holm-adjusted columns filled per metric across pairs."""
-    for p_column in PAIR_TESTS.values():
-        holm_column = f"Holm {p_column}"
+    for p_column, holm_column in (("p", "Holm p"), ("p (Wilcoxon)", "Holm p (Wilcoxon)")):
         table[holm_column] = np.nan
-        table[holm_column] = table[holm_column].astype(object)
         for index in table.groupby("Metric", dropna=True).groups.values():
-            column = list(table.loc[index, p_column])
-            raw = [None if _is_missing(v) else float(v) for v in column]
-            table.loc[index, holm_column] = [np.nan if v is None else v for v in stats.holm(raw)]
+            table.loc[index, holm_column] = stats.holm(table.loc[index, p_column])
     return table
-
-
-def _is_missing(value: object) -> bool:
-    """True for None and NaN."""
-    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 # --- Per Article -------------------------------------------------------------------------

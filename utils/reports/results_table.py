@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
+from utils.answers import SentimentResponse
 from utils.items import snapshot_label, snapshot_mismatch
 from utils.result_file import (
+    ArticleResult,
     IterationResult,
     ResultFileError,
     iter_result_files,
@@ -55,6 +58,7 @@ def load_results_frame(
     seen_models: set[str] = set()
     snapshots: dict[tuple[str, str], set[str]] = {}
     files_read = 0
+    inferred: dict[str, int] = {}  # model folder → answers whose validity was inferred
     wanted = set(models) if models else None
     for model_folder, path in iter_result_files(folder, subject):
         if wanted is not None and model_folder not in wanted:
@@ -68,12 +72,13 @@ def load_results_frame(
             continue
         files_read += 1
         name_subject, iteration = parse_result_name(path)  # type: ignore[misc]
-        problems.extend(_item_problems(path, result))
         label = snapshot_label(result.source)
         if label:
             snapshots.setdefault((result.subject or name_subject, model_folder), set()).add(label)
+        validity = _validity(path, result, inferred)
+        problems.extend(validity.problems)
         for key, item in result.sentiments.items():
-            valid = bool(item.valid) and item.sentiment is not None
+            valid = validity.valid[key]
             rows.append({
                 "model": model_folder,
                 "subject": result.subject or name_subject,
@@ -109,6 +114,7 @@ def load_results_frame(
                 log.warning("%s", problems[-1])
     else:
         problems.extend(_empty_model_folders(Path(folder), seen_models, subject))
+    problems.extend(_inferred_warnings(Path(folder), inferred))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     problems.extend(_missing_items(frame))
     if not frame.empty:
@@ -128,15 +134,61 @@ def _warn_mixed_snapshots(snapshots: dict[tuple[str, str], set[str]]) -> None:
             log.warning("%s", warning)
 
 
-def _item_problems(path: Path, result: IterationResult) -> list[str]:
-    """Warnings for answers marked valid that lack a sentiment (counted as invalid)."""
-    broken = [key for key, item in result.sentiments.items() if item.valid and item.sentiment is None]
+def contract_problem(item: ArticleResult) -> str:
+    """Why a stored answer breaks the answer contract ('' when it keeps it): a sentiment in
+    [-1, 1], a confidence in [0, 1] and a reasoning that is not blank
+    (:class:`utils.answers.SentimentResponse`)."""
+    try:
+        SentimentResponse.model_validate(
+            {"sentiment": item.sentiment, "confidence": item.confidence, "reasoning": item.reasoning},
+            strict=False)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return ""
+
+
+@dataclass(frozen=True)
+class _Validity:
+    valid: dict[str, bool]
+    problems: list[str]
+
+
+def _validity(path: Path, result: IterationResult, inferred: dict[str, int]) -> _Validity:
+    """Each answer's validity: as recorded when it keeps the answer contract, else inferred from it.
+
+    An answer without a 'valid' key (another tool's file, a hand-edited one) is valid when
+    it keeps the contract; one marked valid that breaks it (no sentiment, a sentiment
+    outside [-1, 1], ...) counts as invalid, with one warning per file naming the answers.
+    """
+    valid: dict[str, bool] = {}
+    broken: list[str] = []
+    for key, item in result.sentiments.items():
+        problem = contract_problem(item)
+        keeps = not problem
+        if "valid" not in item.model_fields_set:  # the file does not say (another tool's)
+            inferred[path.parent.name] = inferred.get(path.parent.name, 0) + 1
+            valid[key] = keeps
+        else:
+            valid[key] = bool(item.valid) and keeps
+            if item.valid and not keeps:
+                broken.append(f"{key} ({problem})")
     if not broken:
-        return []
-    message = (f"{path}: {len(broken)} answer(s) marked valid have no 'sentiment' "
+        return _Validity(valid, [])
+    message = (f"{path}: {len(broken)} answer(s) marked valid break the answer contract "
                f"(counted as invalid): {', '.join(broken[:5])}")
     log.warning("%s", message)
-    return [message]
+    return _Validity(valid, [message])
+
+
+def _inferred_warnings(folder: Path, inferred: dict[str, int]) -> list[str]:
+    """One warning per model folder whose result files do not say which answers are valid."""
+    messages = [f"{folder / model}: {count} answer(s) have no 'valid' key: validity inferred from the answer "
+                "contract (a sentiment in [-1, 1], a confidence in [0, 1], a reasoning)"
+                for model, count in sorted(inferred.items())]
+    for message in messages:
+        log.warning("%s", message)
+    return messages
 
 
 def _empty_model_folders(folder: Path, seen: set[str], subject: str | None) -> list[str]:

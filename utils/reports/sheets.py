@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from utils import stats
 from utils.reports import accuracy_sheets, leaderboard, omnibus, pairwise, summary
 from utils.reports.context import ReportContext
 from utils.reports.excel import SheetTable
@@ -60,7 +61,8 @@ def metrics_article_sheet(ctx: ReportContext) -> SheetTable:
 
 def leaderboard_sheet(ctx: ReportContext) -> SheetTable:
     """Which model is best per criterion, and which are tied with it."""
-    frame = leaderboard.leaderboard_table(ctx)
+    board = leaderboard.leaderboard(ctx)
+    frame = board.table
     formats = {c: THREE for c in ("Accuracy", "Macro-F1", "Valid JSON Rate", "Label Disagreement", "ICC(2,1)",
                                    "Mean Sentiment")}
     formats.update({c: TWO for c in ("Latency All (s)", "Latency Invalid (s)", "Inference Rate (s)", "Tokens/s")})
@@ -69,7 +71,7 @@ def leaderboard_sheet(ctx: ReportContext) -> SheetTable:
               "Label Disagreement": LOWER_IS_BETTER, "ICC(2,1)": HIGHER_IS_BETTER,
               "Latency All (s)": LOWER_IS_BETTER, "Tokens/s": HIGHER_IS_BETTER, "Mean Sentiment": DIVERGING}
     return SheetTable("Leaderboard", frame, formats=formats, scales={k: v for k, v in scales.items() if k in frame},
-                      freeze="C2")
+                      freeze="D2", head=board.head, foot=board.foot)
 
 
 def summary_sheet(ctx: ReportContext) -> SheetTable:
@@ -94,16 +96,21 @@ def consistency_sheet(ctx: ReportContext) -> SheetTable:
     return SheetTable("Consistency", frame, formats=formats, scales=scales)
 
 
-def _test_sheet(name: str, frame: pd.DataFrame) -> SheetTable:
+def _test_sheet(name: str, frame: pd.DataFrame, head: list[str] | None = None) -> SheetTable:
     formats = {c: THREE for c in ("Statistic", "Effect Size")}
     formats.update({"Models": COUNT, "Items": COUNT, "N": COUNT})
     return SheetTable(name, frame, formats=formats, p_columns=["p-value"], highlight_columns=["p-value"],
-                      wrap_columns=["Notes", "Data"], align_top=True)
+                      wrap_columns=["Notes", "Data", "Reading"], align_top=True, head=head or [])
 
 
 def omnibus_sheet(ctx: ReportContext) -> SheetTable:
-    """Blocked omnibus tests: do the models differ at all?"""
-    return _test_sheet("Omnibus", omnibus.omnibus_table(ctx))
+    """Do the models differ at all? One primary test per question, stated above the table; then the sensitivity tests."""
+    frame, sentences = omnibus.omnibus_table(ctx)
+    floor = (f"p-values below {stats.P_FLOOR:g} are shown as < {stats.P_FLOOR:g} (a permutation p never below "
+             f"1/(shuffles + 1) = {1 / (ctx.resamples + 1):.2g}): with {len(ctx.item_index)} items, tails further out "
+             "rest on the distributional assumptions, not on the data. Rows marked 'sensitivity' check the "
+             "primary test under other assumptions; 'Reading' says when and why they can disagree.")
+    return _test_sheet("Omnibus", frame, [*sentences, floor])
 
 
 def posthoc_sheet(ctx: ReportContext) -> SheetTable:
@@ -118,9 +125,9 @@ def posthoc_sheet(ctx: ReportContext) -> SheetTable:
 def pairwise_sheet(ctx: ReportContext) -> SheetTable:
     """Per pair and metric: paired tests with Holm-adjusted p-values."""
     frame = pairwise.pairwise_table(ctx)
-    p_columns = [c for c in frame.columns if c.startswith("p (")]
-    formats = {c: THREE for c in ("Mean A", "Mean B", "Mean Diff (A−B)", "Diff CI Low", "Diff CI High", "t (paired)")}
-    formats.update({"Cohen's dz": TWO, "Wilcoxon W": "0.0", "df (paired)": COUNT, "Shared Articles": COUNT})
+    p_columns = [c for c in frame.columns if c == "p" or c.startswith("p (")]
+    formats = {c: THREE for c in ("Mean A", "Mean B", "Mean Diff (A−B)", "Diff CI Low", "Diff CI High", "Statistic")}
+    formats.update({"Cohen's dz": TWO, "Wilcoxon W": "0.0", "df": COUNT, "Shared Articles": COUNT})
     return SheetTable("Pairwise", frame, formats=formats, p_columns=p_columns,
                       highlight_columns=[c for c in frame.columns if c.startswith("Holm p")], freeze="E2")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from utils.na import NOT_APPLICABLE
-from utils.reports import stats
+from utils import stats
 from utils.reports.context import ReportContext, join_notes
 from utils.reports.metrics import REQUIRED_METRICS
 from utils.reports.model_labels import ModelLabel

@@ -1,6 +1,7 @@
-"""Statistical tests for the comparison report, each answering a value or "n/a" with a reason.
+"""The statistics of every report (news and labelled alike), each answering a value or "n/a" with a reason.
 
-Every function takes plain arrays and returns a :class:`TestResult` or :class:`Estimate`;
+The one home of the significance tests, the one Holm adjustment (:func:`holm`), the
+power of the design and the letter groups of the Leaderboard. Every function takes plain arrays and returns a :class:`TestResult` or :class:`Estimate`;
 none raises on degenerate input (too few values, zero variance, identical scores).
 Instead the result carries ``na``, a :class:`~utils.na.NotAvailable` saying why, which the
 report shows as "n/a" with the reason in the row's notes. Nothing here reads or writes files.
@@ -20,10 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from utils.labelled.labels import labels_from_scores
+from utils.labels import labels_from_scores
 from utils.na import NotAvailable
 
 ALPHA = 0.05
+POWER = 0.8
+P_FLOOR = 1e-4  # smaller p-values are shown as "< 0.0001": tails that far out rest on the model, not the items
 _EPS = 1e-12
 TIE_DECIMALS = 9  # values equal to 9 decimals are ties for rank tests (0.1 + 0.2 ties 0.3)
 MIN_ICC_ITEMS = 5
@@ -438,10 +441,13 @@ def rm_anova(matrix: np.ndarray) -> TestResult:
 
 
 def two_way_anova(cells: pd.DataFrame) -> TestResult:
-    """Two-way ANOVA (item + model, no interaction) on per-item means; type II sums of squares.
+    """Two-way ANOVA (item + model) on per-(model, item) means; type II sums of squares.
 
     ``cells`` has columns item, model, value (one row per answered cell; missing cells
-    allowed). Blocking on the item removes the item-to-item differences from the error.
+    allowed). Blocking on the item removes the item-to-item differences from the error,
+    and the error is the model × item interaction (with the iteration noise of a mean):
+    the test the mixed model with a model × item variance component reduces to, one
+    value per item and model, so iterations are never counted as items.
     Effect: partial η² of the model term.
     """
     import statsmodels.formula.api as smf
@@ -464,22 +470,31 @@ def two_way_anova(cells: pd.DataFrame) -> TestResult:
     table = anova_lm(fit, typ=2)
     row = table.loc["C(model)"]
     effect = row["sum_sq"] / (row["sum_sq"] + table.loc["Residual", "sum_sq"])
-    item_share = table.loc["C(item)", "sum_sq"] / table["sum_sq"].sum()
+    values = data["value"].to_numpy(float)
+    total = float(((values - values.mean()) ** 2).sum())  # type II sums of squares need not add up to it
     return TestResult(_float(row["F"]), _float(row["PR(>F)"]), (row["df"], table.loc["Residual", "df"]),
-                      len(data), float(effect), extra={"item_share": float(item_share)})
+                      len(data), float(effect),
+                      extra={"item_share": float(table.loc["C(item)", "sum_sq"] / total),
+                             "ms_error": float(table.loc["Residual", "sum_sq"] / table.loc["Residual", "df"]),
+                             "models": k, "items": n})
 
 
-def mixed_model(answers: pd.DataFrame) -> TestResult:
-    """Linear mixed model score ~ model + (1 | item), every valid answer; Wald χ² of the model effect.
+def mixed_model(answers: pd.DataFrame, interaction: bool = True) -> TestResult:
+    """Linear mixed model score ~ model + (1 | item) [+ (1 | model:item)] on every valid answer; Wald χ².
 
     ``answers`` has columns item, model, value (one row per answer; iterations are repeated
-    observations of one item). Fitted by REML with statsmodels' MixedLM; ``extra`` holds the
-    item variance share and the model means adjusted for items (intercept + effect).
+    observations of one item). With ``interaction`` (the default) each model × item cell
+    gets its own random effect, a variance component within the item: a model reading one
+    item its own way is then one piece of evidence, not one per iteration. Without it the
+    cell-to-cell differences fall into the residual and every iteration counts as
+    independent evidence of the model effect (pseudo-replication; earlier reports did
+    this). Fitted by REML with statsmodels' MixedLM; ``extra`` holds the variance shares,
+    the model means adjusted for items (intercept + effect) and any convergence warning.
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
     from threadpoolctl import threadpool_limits
 
-    data = answers.dropna(subset=["value"])
+    data = answers.dropna(subset=["value"]).sort_values(["item", "model"], kind="stable")
     models = sorted(data["model"].unique())
     k, n = len(models), data["item"].nunique()
     if k < 2 or n < 2:
@@ -492,12 +507,21 @@ def mixed_model(answers: pd.DataFrame) -> TestResult:
     design[:, 0] = 1.0
     rows = np.flatnonzero(codes > 0)
     design[rows, codes[rows]] = 1.0
+    groups = data["item"].to_numpy()
+    vc = None
+    if interaction:
+        names, matrices = [], []
+        for _, index in pd.Series(np.arange(len(data))).groupby(groups, sort=False):
+            present = np.unique(codes[index.to_numpy()])
+            names.append([models[c] for c in present])
+            matrices.append((codes[index.to_numpy()][:, None] == present[None, :]).astype(float))
+        vc = VCSpec(["model:item"], [names], [matrices])
     # MixedLM does many small matrix products per item: multi-threaded BLAS only adds
     # synchronisation (10× slower on a busy 2-core machine), so it runs on one thread.
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
         warnings.simplefilter("always")
-        model = MixedLM(values, design, groups=data["item"].to_numpy())
-        fit = None
+        model = MixedLM(values, design, groups=groups, exog_re=np.ones((len(data), 1)), exog_vc=vc)
+        fit, error = None, None
         for method in ("lbfgs", "powell"):  # powell needs no gradient: it survives a zero item variance
             try:
                 fit = model.fit(reml=True, method=method)
@@ -513,12 +537,15 @@ def mixed_model(answers: pd.DataFrame) -> TestResult:
     except np.linalg.LinAlgError:
         return na("the model effects' covariance is singular", len(data))
     item_var = float(np.asarray(fit.cov_re).ravel()[0])
-    share = item_var / (item_var + float(fit.scale)) if item_var + fit.scale > 0 else float("nan")
+    cell_var = float(np.asarray(fit.vcomp).ravel()[0]) if interaction else 0.0
+    total = item_var + cell_var + float(fit.scale)
     adjusted = dict(zip(models, float(fit.fe_params[0]) + np.concatenate([[0.0], beta])))
     notes = sorted({str(w.message).split("\n")[0] for w in caught if "converge" in str(w.message).lower()})
     return TestResult(_float(chi2), _float(sps.chi2.sf(chi2, k - 1)), (k - 1,), len(data),
-                      extra={"item_share": share, "adjusted_means": adjusted, "items": n,
-                             "warning": "; ".join(notes)})
+                      extra={"item_share": item_var / total if total > 0 else float("nan"),
+                             "cell_share": cell_var / total if total > 0 else float("nan"),
+                             "variances": {"item": item_var, "model:item": cell_var, "residual": float(fit.scale)},
+                             "adjusted_means": adjusted, "items": n, "warning": "; ".join(notes)})
 
 
 # --- paired tests on items ---------------------------------------------------------------
@@ -564,6 +591,8 @@ class PairedColumns:
     t: np.ndarray
     p: np.ndarray
     reasons: list[str]
+    a_items: np.ndarray | None = None  # sign tests: items where A is higher
+    b_items: np.ndarray | None = None  # sign tests: items where B is higher
 
 
 def paired_t_columns(matrix: np.ndarray, left: np.ndarray, right: np.ndarray, level: float = 0.95) -> PairedColumns:
@@ -603,6 +632,13 @@ def paired_t_columns(matrix: np.ndarray, left: np.ndarray, right: np.ndarray, le
                          np.where(bad, np.nan, t), np.where(bad, np.nan, p), reasons)
 
 
+def family_p(tests: PairedColumns) -> np.ndarray:
+    """The p-values a Holm family adjusts: a pair equal on every shared item has p = 1 (it is
+    a comparison of the family, with no evidence of a difference); NaN only where untestable."""
+    zero = np.array([r.startswith("all differences are zero") for r in tests.reasons], dtype=bool)
+    return np.where(zero, 1.0, tests.p)
+
+
 def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> TestResult:
     """Wilcoxon signed-rank test of a − b (ties rounded, zero differences dropped)."""
     d = round_ties(paired_differences(a, b))
@@ -636,18 +672,284 @@ def cohens_dz(a: Sequence[float], b: Sequence[float]) -> Estimate:
     return Estimate(value=float(d.mean() / d.std(ddof=1)), n=int(d.size))
 
 
-def holm(p_values: Sequence[float | None]) -> list[float | None]:
-    """Holm step-down adjusted p-values (statsmodels); None/NaN entries stay None and are not counted."""
+def holm(p_values) -> np.ndarray:
+    """Holm step-down adjusted p-values (statsmodels) of any sequence or array of p-values.
+
+    None and NaN entries stay NaN and are not counted in the family; every other entry is,
+    equal comparisons (p = 1) included. The one Holm of the project: every sheet calls it.
+    """
     from statsmodels.stats.multitest import multipletests
 
-    present = [i for i, p in enumerate(p_values) if p is not None and not (isinstance(p, float) and math.isnan(p))]
-    adjusted: list[float | None] = [None] * len(p_values)
-    if present:
+    raw = pd.to_numeric(pd.Series(list(np.ravel(np.asarray(p_values, dtype=object))), dtype=object),
+                        errors="coerce").to_numpy(float)
+    adjusted = np.full(raw.shape, np.nan)
+    present = np.isfinite(raw)
+    if present.any():
         gc.freeze()  # multipletests runs gc.collect() for Holm: freezing makes that skip the report's heap
         try:
-            values = multipletests([float(p_values[i]) for i in present], method="holm")[1]  # type: ignore[arg-type]
+            adjusted[present] = multipletests(raw[present], method="holm")[1]
         finally:
             gc.unfreeze()
-        for i, p in zip(present, values):
-            adjusted[i] = float(p)
     return adjusted
+
+
+def format_p(p: float | None, floor: float = P_FLOOR) -> str:
+    """'p = 0.034', 'p = 0.66' or 'p < 0.0001': two significant digits, never below ``floor``."""
+    if p is None or not math.isfinite(p):
+        return "p n/a"
+    if p < floor or (floor > P_FLOOR and p <= floor):
+        return f"p < {floor:.2g}"
+    return f"p = {p:.2g}" if p < 0.1 else f"p = {p:.2f}"
+
+
+# --- exact and permutation tests for yes/no outcomes -------------------------------------
+
+
+def sign_test_columns(matrix: np.ndarray, left: np.ndarray, right: np.ndarray) -> PairedColumns:
+    """Exact sign tests of column ``left[i]`` against ``right[i]`` of an items × models matrix.
+
+    Each pair uses the items where both columns have a value; an item counts for A when
+    A's value is higher, for B when B's is, and not at all when they are equal. p is the
+    two-sided binomial p of the split (1 when no item differs). On 0/1 values (one answer
+    per item) this is McNemar's exact test; on per-item shares it is its generalisation
+    that keeps the item as the unit (a model's iterations of one item are not independent).
+    ``t`` holds the statistic min(A items, B items); the CI is the t-based CI of the mean
+    difference, shown beside the exact verdict.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    d = matrix[:, left] - matrix[:, right]
+    shared = np.isfinite(d)
+    n = shared.sum(axis=0)
+    rounded = np.where(shared, round_ties(np.where(shared, d, 0.0)), 0.0)
+    a_items = (rounded > 0).sum(axis=0)
+    b_items = (rounded < 0).sum(axis=0)
+    discordant = a_items + b_items
+    p = np.where(discordant > 0, np.minimum(1.0, 2 * sps.binom.cdf(np.minimum(a_items, b_items), discordant, 0.5)),
+                 1.0)
+    t_based = paired_t_columns(matrix, left, right)
+    reasons = ["" if count else "no shared items" for count in n]
+    p = np.where(n > 0, p, np.nan)
+    low = np.where(discordant > 0, t_based.low, np.where(n > 0, 0.0, np.nan))
+    high = np.where(discordant > 0, t_based.high, np.where(n > 0, 0.0, np.nan))
+    return PairedColumns(n, t_based.diff, low, high, np.minimum(a_items, b_items).astype(float), p, reasons,
+                         a_items=a_items, b_items=b_items)
+
+
+def sign_test(a: Sequence[float], b: Sequence[float]) -> TestResult:
+    """Exact sign test of a − b over shared items (see :func:`sign_test_columns`)."""
+    matrix = np.column_stack([np.asarray(a, dtype=float), np.asarray(b, dtype=float)])
+    result = sign_test_columns(matrix, np.array([0]), np.array([1]))
+    if not result.n[0]:
+        return na("no shared items")
+    extra = {"a_better": int(result.a_items[0]), "b_better": int(result.b_items[0])}
+    return TestResult(float(result.t[0]), float(result.p[0]), (), int(result.n[0]), float(result.diff[0]),
+                      extra=extra)
+
+
+def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> TestResult:
+    """McNemar's exact test on paired yes/no outcomes (statsmodels): statistic = the smaller discordant count."""
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if not len(a):
+        return na("no item answered by both models")
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    table = [[int(np.sum(a & b)), int(np.sum(a & ~b))], [int(np.sum(~a & b)), int(np.sum(~a & ~b))]]
+    result = mcnemar(table, exact=True)
+    return TestResult(float(result.statistic), float(result.pvalue), (), len(a),
+                      extra={"a_right_b_wrong": table[0][1], "a_wrong_b_right": table[1][0]})
+
+
+def _q_statistic(matrix: np.ndarray, within: float) -> np.ndarray:
+    """Cochran's Q of one or a stack of items × models matrices with within-item sum of squares ``within``."""
+    n, k = matrix.shape[-2:]
+    columns = matrix.mean(axis=-2)
+    ss_models = n * ((columns - columns.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    return n * (k - 1) * ss_models / within
+
+
+def cochran_q(matrix: np.ndarray, resamples: int = 0, seed: int = 0) -> TestResult:
+    """Cochran's Q on a complete items × models matrix of 0/1 outcomes or per-item shares in [0, 1].
+
+    Q = n (k − 1) · SS_models / SS_within-items, which on 0/1 values is Cochran's Q exactly;
+    its effect size Q / (n (k − 1)) is the partial η² of the models on these items. With
+    ``resamples`` the p-value is a seeded permutation p (each item's values shuffled across
+    the models, the exchangeability the null hypothesis states; floor 1 / (resamples + 1)),
+    else the asymptotic χ²(k − 1) p, which is kept in ``extra`` either way.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    problem = _block_problem(matrix, 2)
+    if problem:
+        return na(problem, matrix.shape[0])
+    n, k = matrix.shape
+    within = float(((matrix - matrix.mean(axis=1, keepdims=True)) ** 2).sum())
+    if within <= _EPS:
+        return na("no item where the models differ", n)
+    q = float(_q_statistic(matrix, within))
+    p_chi2 = float(sps.chi2.sf(q, k - 1))
+    extra = {"p_chi2": p_chi2}
+    p = p_chi2
+    if resamples:
+        rng = np.random.default_rng(seed)
+        chunk = max(1, min(resamples, 2_000_000 // (n * k)))
+        exceed = 0
+        for start in range(0, resamples, chunk):
+            size = min(chunk, resamples - start)
+            shuffled = rng.permuted(np.broadcast_to(matrix, (size, n, k)), axis=2)
+            exceed += int((_q_statistic(shuffled, within) >= q - 1e-9 * max(q, 1.0)).sum())
+        p = (exceed + 1) / (resamples + 1)
+        extra.update({"resamples": resamples, "p_floor": 1 / (resamples + 1)})
+    return TestResult(q, float(p), (k - 1,), n, _clean_zero(q / (n * (k - 1))), extra=extra)
+
+
+def sign_test_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+    """The shifts δ that the exact sign test of (a − b) − δ does not reject at 1 − ``level``, and the median.
+
+    The interval belongs to the test: it holds 0 whenever the sign test of a − b does not
+    reject at that level, and when the test rejects, 0 is at most one of its ends (the
+    interval is the closure of the accepted shifts). So a figure drawing it cannot show a
+    "tied" model clear of 0. Equal values (ties at δ) do not count, as in the test.
+    """
+    d = round_ties(paired_differences(a, b))
+    if d.size == 0:
+        return missing("no shared items")
+    median = float(np.median(d))
+    if min(1.0, 2 * 0.5 ** d.size) >= 1 - level:
+        return missing(f"{d.size} items: too few for a {level:.4g} sign-test interval (it is unbounded)",
+                       int(d.size), value=median)
+    values = np.unique(d)
+    # the test is constant between two neighbouring differences: each gap is tested at its midpoint,
+    # and an accepted gap reaches to the differences on either side (the interval is the closure)
+    gaps = (values[:-1] + values[1:]) / 2
+    grid = np.concatenate([values, gaps])
+    reach_low = np.concatenate([values, values[:-1]])
+    reach_high = np.concatenate([values, values[1:]])
+    above = (d[None, :] > grid[:, None]).sum(axis=1)
+    below = (d[None, :] < grid[:, None]).sum(axis=1)
+    total = above + below
+    p = np.where(total > 0, np.minimum(1.0, 2 * sps.binom.cdf(np.minimum(above, below), total, 0.5)), 1.0)
+    kept = p >= 1 - level - 1e-12
+    if not kept.any():
+        return missing("no shift is accepted at this level", int(d.size), value=median)
+    low, high = float(reach_low[kept].min()), float(reach_high[kept].max())
+    return Estimate(value=median, low=low, high=high, n=int(d.size))
+
+
+# --- bootstrap over items ------------------------------------------------------------------
+
+_CHUNK = 500  # bootstrap resamples per matrix product; bounds memory for big files
+
+
+def bootstrap_weights(n: int, resamples: int, seed: int):
+    """Chunks of resample-count matrices (resamples × n): how often each of n items is drawn."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, _CHUNK):
+        size = min(_CHUNK, resamples - start)
+        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        yield np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(float)
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap replicates."""
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(np.asarray(values, dtype=float), [tail, 100 - tail])
+    return float(low), float(high)
+
+
+# --- power of the design -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Power:
+    """What a paired comparison of two models on these items can detect."""
+
+    sd_difference: float  # SD of one per-item difference between two models
+    items: int
+    iterations: int
+    detectable: float  # smallest difference found 80% of the time at ALPHA, one comparison
+    detectable_family: float  # the same at ALPHA / comparisons (Holm's first step)
+    comparisons: int
+    target: float  # the stated difference
+    items_needed: int | None  # items for the stated difference at ALPHA, one comparison
+
+
+def paired_power(matrix: np.ndarray, target: float, iterations: int, comparisons: int = 1) -> Power | NotAvailable:
+    """Power of a paired t on per-item values of an items × models matrix (statsmodels' TTestPower).
+
+    The SD of one per-item difference between two models is estimated from the largest
+    complete block as √(2 · MS_error) of the items + models ANOVA (the mean over pairs of
+    models of the variance of their per-item differences): it holds the model × item
+    interaction and the iteration noise of a per-item value, so the answer is clustered
+    by item. Smallest detectable difference at 80% power, two-sided, at ALPHA and at
+    ALPHA / ``comparisons``; items needed for ``target``.
+    """
+    from statsmodels.stats.power import TTestPower
+
+    matrix = np.asarray(matrix, dtype=float)
+    block = maximal_complete_block(matrix)
+    sub = matrix[np.ix_(block.rows, block.cols)]
+    n, k = sub.shape
+    if n < 3 or k < 2:
+        return NotAvailable(f"needs 3+ items answered by 2+ models (got {n} × {k})")
+    _, _, ms_error = _icc_components(sub)
+    sd = math.sqrt(max(2 * float(ms_error), 0.0))
+    if sd <= 1e-9:
+        return NotAvailable("the models' per-item values differ by a constant: no variance to plan with")
+    solver = TTestPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        effect = solver.solve_power(nobs=n, alpha=ALPHA, power=POWER, alternative="two-sided")
+        family = solver.solve_power(nobs=n, alpha=ALPHA / max(comparisons, 1), power=POWER, alternative="two-sided")
+        try:
+            needed = solver.solve_power(effect_size=target / sd, alpha=ALPHA, power=POWER, alternative="two-sided")
+            needed = int(math.ceil(float(np.ravel(needed)[0])))
+        except (ValueError, RuntimeError):
+            needed = None
+    return Power(sd, n, iterations, float(np.ravel(effect)[0]) * sd, float(np.ravel(family)[0]) * sd,
+                 max(comparisons, 1), target, needed)
+
+
+# --- groups of models not told apart -------------------------------------------------------
+
+
+def letter_groups(significant: np.ndarray, order: Sequence[int] | None = None) -> list[str]:
+    """Compact letter display (insert-and-absorb, Piepho 2004) of a k × k 'significantly different' matrix.
+
+    Every significantly different pair shares no letter and every other pair shares at
+    least one, so models with a common letter cannot be told apart. Letters are named in
+    ``order`` (the ranking): 'a' holds the first model.
+    """
+    significant = np.asarray(significant, dtype=bool)
+    k = significant.shape[0]
+    order = list(order) if order is not None else list(range(k))
+    columns = [np.ones(k, dtype=bool)] if k else []
+    for i, j in zip(*np.nonzero(np.triu(significant | significant.T, 1))):
+        split = []
+        for column in columns:
+            if column[i] and column[j]:
+                without_i, without_j = column.copy(), column.copy()
+                without_i[i] = False
+                without_j[j] = False
+                split += [without_i, without_j]
+            else:
+                split.append(column)
+        columns = _absorb(split)
+    position = {model: rank for rank, model in enumerate(order)}
+    columns.sort(key=lambda c: min(position.get(m, k) for m in np.flatnonzero(c)))
+    letters = [_letter(i) for i in range(len(columns))]
+    return ["".join(letter for letter, c in zip(letters, columns) if c[m]) for m in range(k)]
+
+
+def _absorb(columns: list[np.ndarray]) -> list[np.ndarray]:
+    """The columns that are not a subset of another (duplicates kept once)."""
+    kept: list[np.ndarray] = []
+    for index, column in enumerate(columns):
+        covered = any((column <= other).all() and ((column < other).any() or other_index < index)
+                      for other_index, other in enumerate(columns) if other_index != index)
+        if not covered and column.any():
+            kept.append(column)
+    return kept
+
+
+def _letter(index: int) -> str:
+    """'a' … 'z', then 'a1', 'b1' …"""
+    return "abcdefghijklmnopqrstuvwxyz"[index % 26] + (str(index // 26) if index >= 26 else "")
