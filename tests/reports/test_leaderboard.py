@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
+from utils import stats
 from utils.reports.context import resolve_pairs
 from utils.reports.criteria import rank_models
 from utils.reports.leaderboard import versus_best
@@ -29,7 +30,7 @@ def test_versus_best_is_a_holm_adjusted_paired_t_on_shared_items():
     rng = np.random.default_rng(5)
     item = rng.normal(0, 1, size=(20, 1))
     matrix = pd.DataFrame(item + rng.normal([0.9, 0.85, 0.5, 0.2], 0.1, size=(20, 4)), columns=list("abcd"))
-    matrix.iloc[:5, 3] = np.nan  # d misses five items: compared on the other fifteen
+    matrix.iloc[:3, 3] = np.nan  # d misses three items (85% covered, so ranked): compared on the other 17
     best, table = versus_best(matrix, higher_is_better=True)
     assert best == "a" and table.loc["a", "verdict"] == "best"
     raw = []
@@ -38,9 +39,9 @@ def test_versus_best_is_a_holm_adjusted_paired_t_on_shared_items():
         raw.append(sps.ttest_rel(both[other], both["a"]).pvalue)
     expected = multipletests(raw, method="holm")[1]
     assert list(table.loc[list("bcd"), "p_holm"]) == pytest.approx(list(expected))
-    assert table.loc["d", "items"] == 15
+    assert table.loc["d", "items"] == 17
     for model, p in zip("bcd", expected):
-        assert table.loc[model, "verdict"].startswith("tied p = " if p >= 0.05 else "worse p = ")
+        assert table.loc[model, "verdict"] == ("tied " if p >= 0.05 else "worse ") + stats.format_p(p)
 
 
 def test_pairs_naming_no_model_are_warned_once_and_replaced_by_the_best(caplog):

@@ -177,7 +177,7 @@ def test_broken_inputs_become_named_problems(tmp_path, write_results, caplog):
     assert "empty: model folder has no result files" in text
     assert "nokey/NVDA_0.json: missing key 'sentiments'" in text
     assert "partial/NVDA_1.json: lacks 1 article" in text
-    assert "marked valid have no 'sentiment'" in text
+    assert "marked valid break the answer contract" in text and "a0000000 (sentiment" in text
     assert loaded.files_read == 4 and set(loaded.models) == {"good", "partial"}
     assert "NVDA_2.json" in caplog.text
 
