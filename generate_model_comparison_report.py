@@ -15,13 +15,17 @@ plus one CSV per sheet in report_output_csv_folder. Every model reads the same i
 items are blocks and iterations repeated measures; tests are paired or blocked on items,
 and families of p-values are Holm-adjusted (only adjusted p is highlighted). Sheets:
   Leaderboard  models ranked (accuracy when labelled, else valid-JSON rate then label
-               disagreement; --rank-by), per criterion the best model and which models
-               are tied with it (paired t on shared items, Holm), with item counts
+               disagreement; --rank-by) with letter groups and the size of the top group;
+               per criterion the best model (among those with 80% of the items) and which
+               are tied with it (exact sign test for yes/no criteria, paired t otherwise,
+               Holm), with the items each test used; the power of the design at its foot
   Summary      per model, in Leaderboard order: metrics over items with 95% bootstrap
                CIs, item counts and an item-adjusted mean sentiment
   Consistency  ICC(2,1) across iterations, label disagreement and flip rate
-  Omnibus      mixed model (random item intercept), two-way ANOVA, Friedman and
-               Greenhouse-Geisser RM-ANOVA on the largest complete items x models block
+  Omnibus      one primary test per question, stated in a sentence (two-way ANOVA on
+               per-(model, item) means for sentiment, Cochran's Q for yes/no outcomes),
+               then sensitivity checks (mixed model with model x item effects, Friedman,
+               Greenhouse-Geisser RM-ANOVA)
   Post-hoc     every pair of models, paired on items, Holm over all pairs
   Pairwise     per configured pair: paired t, Wilcoxon, mean difference with CI,
                Cohen's d_z, Holm p and Significant (Holm); pairs naming no model here
