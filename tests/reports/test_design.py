@@ -39,6 +39,14 @@ def model_names() -> list[str]:
     return sorted(names + [FEW, SLOW, *HIGH])
 
 
+def _numeric_or_as_is(column: pd.Series) -> pd.Series:
+    """The column as numbers where every value reads as one, else as it is."""
+    try:
+        return pd.to_numeric(column)
+    except (TypeError, ValueError):
+        return column
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict[str, pd.DataFrame]:
     root = tmp_path_factory.mktemp("design")
@@ -63,7 +71,7 @@ def report(tmp_path_factory) -> dict[str, pd.DataFrame]:
     codes = (generate_model_comparison_report.main(args), generate_heatmaps.main(args))
     book = root / "out" / "model_comparison_report.xlsx"
     names = load_workbook(book, read_only=True).sheetnames
-    sheets = {name: read_sheet(book, name, na_text="n/a").apply(pd.to_numeric, errors="ignore") for name in names}
+    sheets = {name: read_sheet(book, name, na_text="n/a").apply(_numeric_or_as_is) for name in names}
     return {"codes": codes, "book": book, "heatmaps": root / "out" / "heatmaps", **sheets}
 
 
