@@ -90,3 +90,16 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: a backend with nothing to release keeps this no-op
         """Release the model."""
+
+
+class ServerBackend(Backend):
+    """A backend that talks to a server: ``parallel`` conversations go out as concurrent
+    requests (the server's own slots decode them), answers kept in order."""
+
+    def chat_many(self, conversations: list[list[Message]], sampling: Sampling) -> list[Completion]:
+        if len(conversations) <= 1:
+            return super().chat_many(conversations, sampling)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(conversations), thread_name_prefix=self.name) as pool:
+            return list(pool.map(lambda messages: self.chat(messages, sampling), conversations))

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from utils.backends.base import Backend, Completion, Message, Sampling
+from utils.backends.base import Completion, Message, Sampling, ServerBackend
 from utils.errors import BackendUnavailable, ModelNotFound
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def prompt_bytes(messages: list[Message]) -> int:
     return sum(len(m["content"].encode("utf-8")) for m in messages)
 
 
-class OllamaBackend(Backend):
+class OllamaBackend(ServerBackend):
     name = "ollama"
 
     def __init__(self, spec, config) -> None:
@@ -143,15 +143,6 @@ class OllamaBackend(Backend):
             extra={"server_seconds": _nanoseconds_to_seconds(response.total_duration),
                    "load_seconds": _nanoseconds_to_seconds(response.load_duration)},
         )
-
-    def chat_many(self, conversations: list[list[Message]], sampling: Sampling) -> list[Completion]:
-        """Concurrent requests, one per conversation (the server's parallel slots); answers in order."""
-        if len(conversations) <= 1:
-            return super().chat_many(conversations, sampling)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=len(conversations), thread_name_prefix="ollama") as pool:
-            return list(pool.map(lambda messages: self.chat(messages, sampling), conversations))
 
     def provenance(self) -> dict[str, Any]:
         return {

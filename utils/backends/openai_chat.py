@@ -26,7 +26,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from utils.backends.base import Backend, Completion, Message, Sampling
+from utils.backends.base import Completion, Message, Sampling, ServerBackend
 from utils.backends.ollama_chat import _MAX_BYTES_PER_TOKEN, prompt_bytes
 from utils.errors import BackendUnavailable, HarnessError, ModelNotFound, PromptTooLong
 
@@ -153,7 +153,7 @@ class RequestLimits:
             self._next_at = max(self._next_at, time.monotonic() + seconds)
 
 
-class OpenAIChatBackend(Backend):
+class OpenAIChatBackend(ServerBackend):
     name = "openai"
 
     def __init__(self, spec, config) -> None:
@@ -376,15 +376,6 @@ class OpenAIChatBackend(Backend):
                 raise self._fail(f"the server now answers as model {reported['model']!r} "
                                  f"(it answered as {before!r} before)", "a different model is never mixed in")
             self._served.update(reported)
-
-    def chat_many(self, conversations: list[list[Message]], sampling: Sampling) -> list[Completion]:
-        """Concurrent requests, one per conversation (``parallel`` of them); answers in order."""
-        if len(conversations) <= 1:
-            return super().chat_many(conversations, sampling)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=len(conversations), thread_name_prefix="openai") as pool:
-            return list(pool.map(lambda messages: self.chat(messages, sampling), conversations))
 
     def provenance(self) -> dict[str, Any]:
         headers = self._headers
