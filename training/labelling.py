@@ -27,7 +27,7 @@ from typing import Sequence
 
 from training.config import ArticleLabelSettings, TrainingConfig
 from utils.errors import DatasetError, HarnessError
-from utils.items import Article
+from utils.items import Item
 from utils.labels import label_from_score
 from utils.news.articles import load_snapshot
 from utils.run.results import ArticleResult, load_result, result_path
@@ -102,7 +102,7 @@ def label_articles(config: TrainingConfig, show_progress: bool = False) -> Label
 
 
 def _label_snapshot(config: TrainingConfig, settings: ArticleLabelSettings, harness, spec, ticker: str,
-                    company: str, articles: Sequence[Article], show_progress: bool
+                    company: str, articles: Sequence[Item], show_progress: bool
                     ) -> tuple[dict[str, ArticleResult], int]:
     """Answers by article key after the first pass and the retries; and the attempts made."""
     from utils.run.prompts import load_templates

@@ -17,7 +17,11 @@ def article_key(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()[:8]
 
 
-class Article(BaseModel):
+class Item(BaseModel):
+    """One thing every model reads: a news article (url, title, body) or a labelled sentence
+    (content only). ``gold_label`` is its human label where it has one (a labelled dataset's
+    label, a labelled article's), which the accuracy reports score answers against."""
+
     model_config = ConfigDict(extra="allow")
 
     key: str = Field(min_length=1)
@@ -26,12 +30,13 @@ class Article(BaseModel):
     published: str = ""
     summary: str = ""
     content: str = Field(min_length=1)
+    gold_label: str | None = Field(None, description="Human label: positive, negative or neutral.")
+    gold_score: float | None = Field(None, description="The gold label as a score (-1, 0, 1) or a graded one.")
 
     @property
     def text(self) -> str:
         """What the model reads: the title, then the extracted body."""
         return f"{self.title}\n\n{self.content}".strip() if self.title else self.content
-
 
 
 def snapshot_label(source: Mapping[str, Any] | None) -> str | None:

@@ -20,7 +20,7 @@ from tests.helpers import SMOLLM2, LlamaCppServer, free_port, write_config, writ
 from utils.backends import create_backend
 from utils.backends.openai_chat import RequestLimits
 from utils.config import load_config
-from utils.items import Article
+from utils.items import Item
 from utils.answers import parse_answer
 from utils.run.journal import journal_path
 from utils.run.prompts import load_templates
@@ -78,7 +78,7 @@ def test_served_answers_equal_in_process_answers_at_temperature_0(tmp_path):
             backend.load()
             try:
                 answers[spec.backend] = [
-                    backend.chat(templates.build("five_shot", "Nvidia", Article.model_validate(a).text), sampling)
+                    backend.chat(templates.build("five_shot", "Nvidia", Item.model_validate(a).text), sampling)
                     for a in snapshot["articles"]]
             finally:
                 backend.close()

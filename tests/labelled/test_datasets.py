@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from utils.errors import DatasetError
-from utils.items import Article
+from utils.items import Item
 from utils.labelled.datasets import (
     FPB_FILES,
     LABELS,
@@ -263,7 +263,7 @@ def test_articles_and_source_info(tmp_path):
     path = write_csv(tmp_path / "tiny.csv", "text,label\nA rose,positive\nB fell,negative\nC met,neutral\nD grew,0.7\n")
     data = sample_dataset(load_labelled_csv(path), limit=3, seed=5)
     articles = data.as_articles()
-    assert all(isinstance(a, Article) for a in articles)
+    assert all(isinstance(a, Item) for a in articles)
     for article, item in zip(articles, data.items):
         assert (article.key, article.content, article.title, article.text) == (item.key, item.text, "", item.text)
         assert (article.gold_label, article.gold_score) == (item.gold_label, item.gold_score)

@@ -18,7 +18,7 @@ from typing import Any
 
 from utils.errors import DatasetError
 from utils.io import file_sha256
-from utils.items import Article, article_key
+from utils.items import Item, article_key
 from utils.labels import LABEL_SCORES, LABELS, label_from_score
 
 __all__ = ["LABELS", "LABEL_SCORES", "LabelledDataset", "LabelledItem", "label_from_score", "load_fpb",
@@ -64,10 +64,10 @@ class LabelledDataset:
         counts = Counter(item.gold_label for item in self.items)
         return {label: counts.get(label, 0) for label in LABELS}
 
-    def as_articles(self) -> list[Article]:
+    def as_articles(self) -> list[Item]:
         """The items as Articles (content = text, no title) carrying gold_label and gold_score."""
         return [
-            Article(
+            Item(
                 key=item.key, content=item.text, title="",
                 gold_label=item.gold_label, gold_score=item.gold_score,
             )

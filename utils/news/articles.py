@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from utils.errors import ArticlesError
 from utils.io import file_sha256, write_json_atomic
-from utils.items import Article
+from utils.items import Item
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Snapshot(BaseModel):
     source: str | None = None
     feed_url: str | None = None
     fetched_at: str | None = None
-    articles: list[Article]
+    articles: list[Item]
     skipped: list[SkippedItem] = Field(default_factory=list)
 
 

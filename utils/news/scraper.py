@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from utils.config import Config
-from utils.items import Article
+from utils.items import Item
 from utils.news.articles import SkippedItem
 from utils.news.boilerplate import Rules, load_rules
 from utils.news.companies import Company
@@ -42,7 +42,7 @@ class Harvest:
     """What one pass produced: the usable articles and every item left out, with its reason."""
 
     feed_url: str
-    articles: list[Article] = field(default_factory=list)
+    articles: list[Item] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
     max_article_chars: int | None = None
 
@@ -96,7 +96,7 @@ class _Repeated(Exception):
         super().__init__(duplicate.reason)
 
 
-def _article(item: FeedItem, state: _Pass, max_chars: int | None) -> Article:
+def _article(item: FeedItem, state: _Pass, max_chars: int | None) -> Item:
     """The snapshot article for one feed item; ArticleSkipped, FetchError or _Repeated when unusable."""
     refusal = state.robots.refusal(item.url) if state.robots is not None else ""
     if refusal:

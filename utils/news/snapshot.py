@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.io import write_json_atomic
-from utils.items import Article, article_key
+from utils.items import Item, article_key
 from utils.news.articles import SkippedItem, Snapshot
 from utils.news.companies import Company
 from utils.news.feed import FeedItem
@@ -24,7 +24,7 @@ def make_article(
     clipped_from: int | None = None,
     removed: dict[str, int] | None = None,
     kind: str | None = None,
-) -> Article:
+) -> Item:
     """The snapshot entry for a feed item and its extracted text; the key is md5(url)[:8].
 
     ``relevance`` records which rule chose the text (story or round-up); ``clipped_from``
@@ -40,7 +40,7 @@ def make_article(
         marks["removed"] = dict(sorted(removed.items()))
     if kind:
         marks["kind"] = kind
-    return Article(
+    return Item(
         key=article_key(item.url),
         url=item.url,
         title=item.title,
@@ -57,7 +57,7 @@ def make_snapshot(
     *,
     feed_url: str,
     fetched_at: datetime,
-    articles: list[Article],
+    articles: list[Item],
     skipped: list[SkippedItem],
     max_article_chars: int | None = None,
 ) -> Snapshot:

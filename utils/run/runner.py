@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from utils.backends import create_backend
 from utils.config import Config, ModelSpec
 from utils.errors import HarnessError, ResultFileError
-from utils.items import Article
+from utils.items import Item
 from utils.run.executors import Executor, InlineExecutor, ProcessExecutor
 from utils.run.journal import Journal, journal_path
 from utils.run.progress import Progress
@@ -46,7 +46,7 @@ class RunPlan:
     templates: PromptTemplates
     subject: str
     company_name: str
-    items: Sequence[Article]
+    items: Sequence[Item]
     models: Sequence[ModelSpec]
     iterations: int
     output_dir: Path

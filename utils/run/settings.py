@@ -21,7 +21,7 @@ import json
 from typing import Any, Sequence
 
 from utils.config import Config, ModelSpec
-from utils.items import Article
+from utils.items import Item
 from utils.run.prompts import PromptTemplates
 
 # The recorded settings that make up the fingerprint, in a fixed order.
@@ -59,7 +59,7 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
     return settings
 
 
-def items_fingerprint(items: Sequence[Article]) -> str:
+def items_fingerprint(items: Sequence[Item]) -> str:
     """Short hash of the keys and texts the models read: a new snapshot with the same article
     URLs (keys) but other texts makes earlier results stale."""
     digest = hashlib.sha256()

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 from utils.config import Config
 from utils.errors import ArticlesError
 from utils.io import file_sha256
-from utils.items import Article
+from utils.items import Item
 from utils.news.articles import load_snapshot, snapshot_id
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class RunInput:
 
     subject: str
     company_name: str
-    items: Sequence[Article]
+    items: Sequence[Item]
     source: dict[str, Any] = field(default_factory=dict)
 
 

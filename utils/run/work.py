@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from utils.backends import Backend, Completion, Sampling, create_backend
 from utils.config import Config, ModelSpec
 from utils.errors import HarnessError, PromptTooLong
-from utils.items import Article
+from utils.items import Item
 from utils.answers import answer_json_schema, parse_answer
 from utils.run.fit import chat_within_context, warm_up_within_context
 from utils.run.prompts import PromptTemplates
@@ -34,7 +34,7 @@ class WorkContext:
     config: Config
     templates: PromptTemplates
     company_name: str
-    items: Mapping[str, Article]
+    items: Mapping[str, Item]
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,11 @@ def sampling_for(config: Config, seed: int) -> Sampling:
     )
 
 
-def to_result(item: Article, completion: Completion, *, error: str | None = None,
+def to_result(item: Item, completion: Completion, *, error: str | None = None,
               marks: Mapping[str, Any] | None = None) -> ArticleResult:
     """Validate one answer and keep what it cost; ``error`` and ``marks`` come from fitting
     a too-long prompt to the context (utils/run/fit.py)."""
     parsed = parse_answer(completion.text)
-    extra = item.model_extra or {}
     text = completion.text.strip()
     return ArticleResult(
         reasoning=parsed.response.reasoning if parsed.valid else "",
@@ -93,13 +92,13 @@ def to_result(item: Article, completion: Completion, *, error: str | None = None
         prompt_truncated=completion.prompt_truncated,
         bare_json=parsed.valid and text.startswith("{") and text.endswith("}"),
         finish_reason=completion.finish_reason,
-        gold_label=extra.get("gold_label"),
-        gold_score=extra.get("gold_score"),
+        gold_label=item.gold_label,
+        gold_score=item.gold_score,
         **(marks or {}),
     )
 
 
-def answer_item(backend: Backend, context: WorkContext, spec: ModelSpec, item: Article, seed: int) -> ArticleResult:
+def answer_item(backend: Backend, context: WorkContext, spec: ModelSpec, item: Item, seed: int) -> ArticleResult:
     """Ask the model about one item; any backend exception becomes a HarnessError."""
     try:
         fitted = chat_within_context(backend, _builder(context, spec), item.text, sampling_for(context.config, seed),
