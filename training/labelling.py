@@ -30,7 +30,7 @@ from utils.errors import DatasetError, HarnessError
 from utils.items import Item
 from utils.labels import label_from_score
 from utils.news.articles import load_snapshot
-from utils.run.results import ArticleResult, load_result, result_path
+from utils.run.results import ItemResult, load_result, result_path
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,12 @@ def label_articles(config: TrainingConfig, show_progress: bool = False) -> Label
 
 def _label_snapshot(config: TrainingConfig, settings: ArticleLabelSettings, harness, spec, ticker: str,
                     company: str, articles: Sequence[Item], show_progress: bool
-                    ) -> tuple[dict[str, ArticleResult], int]:
+                    ) -> tuple[dict[str, ItemResult], int]:
     """Answers by article key after the first pass and the retries; and the attempts made."""
     from utils.run.prompts import load_templates
     from utils.run.runner import RunPlan, run_benchmark
 
-    answers: dict[str, ArticleResult] = {}
+    answers: dict[str, ItemResult] = {}
     pending = list(articles)
     attempts = 0
     for attempt in range(settings.retries + 1):

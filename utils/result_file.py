@@ -23,15 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from utils.errors import ResultFileError
 
-__all__ = ["ArticleResult", "IterationResult", "ResultFileError", "SCHEMA_VERSION", "load_result",
+__all__ = ["ItemResult", "IterationResult", "ResultFileError", "SCHEMA_VERSION", "load_result",
            "iter_result_files", "parse_result_name", "result_path", "weighted_average_sentiment"]
 
 SCHEMA_VERSION = 1
 _FILE_RE = re.compile(r"^(?P<subject>.+)_(?P<iteration>\d+)\.json$")
 
 
-class ArticleResult(BaseModel):
-    """One model answer for one article (or labelled item) in one iteration."""
+class ItemResult(BaseModel):
+    """One model answer for one item (a news article or a labelled sentence) in one iteration."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -73,7 +73,7 @@ class IterationResult(BaseModel):
 
     average_sentiment: float | None = None
     time_taken: float | None = None
-    sentiments: dict[str, ArticleResult] = Field(default_factory=dict)
+    sentiments: dict[str, ItemResult] = Field(default_factory=dict)
 
     schema_version: int | None = None
     model: str | None = None
@@ -95,7 +95,7 @@ class IterationResult(BaseModel):
         return sum(1 for item in self.sentiments.values() if item.valid)
 
 
-def weighted_average_sentiment(items: Iterable[ArticleResult]) -> float | None:
+def weighted_average_sentiment(items: Iterable[ItemResult]) -> float | None:
     """Confidence-weighted mean of the valid, non-zero sentiments (the original definition).
 
     Neutral (0.0) answers are skipped as in the original tool; ``None`` when nothing is left

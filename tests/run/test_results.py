@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from utils.run.results import ArticleResult, IterationResult, ResultFileError, load_result, parse_result_name, result_path, save_result, weighted_average_sentiment
+from utils.run.results import ItemResult, IterationResult, ResultFileError, load_result, parse_result_name, result_path, save_result, weighted_average_sentiment
 from utils.io import write_json_atomic
 
 
@@ -47,10 +47,10 @@ def test_broken_files_name_the_file(tmp_path, content, message):
 
 def test_weighted_average_skips_invalid_and_neutral_answers():
     items = [
-        ArticleResult(sentiment=0.8, confidence=1.0, valid=True),
-        ArticleResult(sentiment=-0.4, confidence=0.5, valid=True),
-        ArticleResult(sentiment=0.0, confidence=1.0, valid=True),
-        ArticleResult(sentiment=None, confidence=None, valid=False),
+        ItemResult(sentiment=0.8, confidence=1.0, valid=True),
+        ItemResult(sentiment=-0.4, confidence=0.5, valid=True),
+        ItemResult(sentiment=0.0, confidence=1.0, valid=True),
+        ItemResult(sentiment=None, confidence=None, valid=False),
     ]
     assert weighted_average_sentiment(items) == pytest.approx((0.8 - 0.2) / 1.5, abs=1e-4)
     assert weighted_average_sentiment(items[2:]) is None

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from utils.answers import SentimentResponse
 from utils.items import snapshot_label, snapshot_mismatch
 from utils.result_file import (
-    ArticleResult,
+    ItemResult,
     IterationResult,
     ResultFileError,
     iter_result_files,
@@ -134,7 +134,7 @@ def _warn_mixed_snapshots(snapshots: dict[tuple[str, str], set[str]]) -> None:
             log.warning("%s", warning)
 
 
-def contract_problem(item: ArticleResult) -> str:
+def contract_problem(item: ItemResult) -> str:
     """Why a stored answer breaks the answer contract ('' when it keeps it): a sentiment in
     [-1, 1], a confidence in [0, 1] and a reasoning that is not blank
     (:class:`utils.answers.SentimentResponse`)."""

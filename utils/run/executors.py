@@ -14,7 +14,7 @@ import queue
 from typing import Any, Protocol, Sequence
 
 from utils.config import ModelSpec
-from utils.run.results import ArticleResult
+from utils.run.results import ItemResult
 from utils.run.work import BackendFactory, ModelWorker, Task, TaskFailure, WorkContext, create_backend
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class Sink(Protocol):
 
     def provenance(self, model: str, provenance: dict[str, Any]) -> None: ...
 
-    def answer(self, task: Task, key: str, result: ArticleResult) -> bool:
+    def answer(self, task: Task, key: str, result: ItemResult) -> bool:
         """Take one answer; False when the unit can no longer be written (stop the task)."""
 
     def failed(self, task: Task, error: str) -> None: ...
@@ -136,7 +136,7 @@ class ProcessExecutor:
                 sink.provenance(spec.name, payload)
             elif kind == "answer" and task_id not in stopped:
                 key, data = payload
-                if not sink.answer(task, key, ArticleResult.model_validate(data)):
+                if not sink.answer(task, key, ItemResult.model_validate(data)):
                     stopped.add(task_id)
             elif kind in ("done", "failed"):
                 running.pop(number, None)

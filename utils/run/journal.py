@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from pydantic import ValidationError
 
 from utils.errors import ResultFileError
-from utils.run.results import ArticleResult
+from utils.run.results import ItemResult
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class Journal:
         self.path = Path(path)
         self._handle: Any = None
         self.header: dict[str, Any] = {}
-        self.answers: dict[str, ArticleResult] = {}
+        self.answers: dict[str, ItemResult] = {}
         self.provenance: dict[str, Any] | None = None
 
     def resume(self, fingerprint: str, keys: Iterable[str]) -> str | None:
@@ -80,7 +80,7 @@ class Journal:
                 self.provenance = line["provenance"]
             elif isinstance(line, dict) and line.get("key") in wanted:
                 try:
-                    self.answers[line["key"]] = ArticleResult.model_validate(line["answer"])
+                    self.answers[line["key"]] = ItemResult.model_validate(line["answer"])
                 except (ValidationError, KeyError, TypeError):
                     break
             good += len(raw)
@@ -102,7 +102,7 @@ class Journal:
             self.header = {"journal": JOURNAL_VERSION, "fingerprint": fingerprint, "started_at": started_at}
             self._write(self.header)
 
-    def add(self, key: str, answer: ArticleResult) -> None:
+    def add(self, key: str, answer: ItemResult) -> None:
         self._write({"key": key, "answer": answer.model_dump(mode="json")})
         self.answers[key] = answer
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from utils.run.results import ArticleResult
+from utils.run.results import ItemResult
 
 
 class Progress:
@@ -18,7 +18,7 @@ class Progress:
     def model(self, name: str) -> None:
         self.bar.set_description(name)
 
-    def item(self, result: ArticleResult) -> None:
+    def item(self, result: ItemResult) -> None:
         self.seen += 1
         self.valid += result.valid
         self.bar.set_postfix(valid=f"{self.valid}/{self.seen}", refresh=False)

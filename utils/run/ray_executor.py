@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from utils.config import ModelSpec
 from utils.errors import ConfigError
 from utils.run.executors import Sink
-from utils.run.results import ArticleResult
+from utils.run.results import ItemResult
 from utils.run.work import BackendFactory, ModelWorker, Task, WorkContext, create_backend
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class RayExecutor:
             else:
                 sink.provenance(spec.name, provenance)
                 for key, data in answers:
-                    if not sink.answer(task, key, ArticleResult.model_validate(data)):
+                    if not sink.answer(task, key, ItemResult.model_validate(data)):
                         break
                 if error:
                     sink.failed(task, error)

@@ -13,7 +13,7 @@ from utils.errors import ResultFileError
 from utils.io import write_json_atomic
 from utils.result_file import (
     SCHEMA_VERSION,
-    ArticleResult,
+    ItemResult,
     IterationResult,
     iter_result_files,
     load_result,
@@ -22,7 +22,7 @@ from utils.result_file import (
     weighted_average_sentiment,
 )
 
-__all__ = ["ArticleResult", "IterationResult", "ResultFileError", "SCHEMA_VERSION", "load_result",
+__all__ = ["ItemResult", "IterationResult", "ResultFileError", "SCHEMA_VERSION", "load_result",
            "iter_result_files", "parse_result_name", "result_path", "save_result", "weighted_average_sentiment"]
 
 

@@ -26,7 +26,7 @@ from utils.run.journal import Journal, journal_path
 from utils.run.progress import Progress
 from utils.run.prompts import PromptTemplates
 from utils.run.results import (
-    SCHEMA_VERSION, ArticleResult, IterationResult, load_result, result_path, save_result,
+    SCHEMA_VERSION, ItemResult, IterationResult, load_result, result_path, save_result,
     weighted_average_sentiment,
 )
 from utils.run.settings import items_fingerprint, settings_change, unit_settings
@@ -166,7 +166,7 @@ class Driver:
     def provenance_of(self, model: str, provenance: dict[str, Any]) -> None:
         self.provenance[model] = provenance
 
-    def answer(self, task: Task, key: str, result: ArticleResult) -> bool:
+    def answer(self, task: Task, key: str, result: ItemResult) -> bool:
         unit = self.units[task.iteration]
         if unit.closed:
             return False

@@ -20,7 +20,7 @@ from utils.answers import answer_json_schema, parse_answer
 from utils.run.fit import chat_within_context, warm_up_within_context
 from utils.run.prompts import PromptTemplates
 from utils.run.provenance import harness_commit, host_info
-from utils.run.results import ArticleResult
+from utils.run.results import ItemResult
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,12 @@ def sampling_for(config: Config, seed: int) -> Sampling:
 
 
 def to_result(item: Item, completion: Completion, *, error: str | None = None,
-              marks: Mapping[str, Any] | None = None) -> ArticleResult:
+              marks: Mapping[str, Any] | None = None) -> ItemResult:
     """Validate one answer and keep what it cost; ``error`` and ``marks`` come from fitting
     a too-long prompt to the context (utils/run/fit.py)."""
     parsed = parse_answer(completion.text)
     text = completion.text.strip()
-    return ArticleResult(
+    return ItemResult(
         reasoning=parsed.response.reasoning if parsed.valid else "",
         sentiment=parsed.response.sentiment if parsed.valid else None,
         confidence=parsed.response.confidence if parsed.valid else None,
@@ -98,7 +98,7 @@ def to_result(item: Item, completion: Completion, *, error: str | None = None,
     )
 
 
-def answer_item(backend: Backend, context: WorkContext, spec: ModelSpec, item: Item, seed: int) -> ArticleResult:
+def answer_item(backend: Backend, context: WorkContext, spec: ModelSpec, item: Item, seed: int) -> ItemResult:
     """Ask the model about one item; any backend exception becomes a HarnessError."""
     try:
         fitted = chat_within_context(backend, _builder(context, spec), item.text, sampling_for(context.config, seed),
@@ -116,7 +116,7 @@ def _builder(context: WorkContext, spec: ModelSpec) -> Callable[[str], list]:
 
 
 def answer_items(backend: Backend, context: WorkContext, spec: ModelSpec, keys: Sequence[str],
-                 seed: int) -> Iterator[tuple[str, ArticleResult]]:
+                 seed: int) -> Iterator[tuple[str, ItemResult]]:
     """Several items at once (batched decoding, concurrent requests), each answer as soon as it
     is finished."""
     items = [context.items[key] for key in keys]
@@ -172,7 +172,7 @@ class ModelWorker:
         self.provenance = {"harness": harness_commit(), "host": host_info(), **backend.provenance()}
         return True
 
-    def answers(self, task: Task) -> Iterator[tuple[str, ArticleResult]]:
+    def answers(self, task: Task) -> Iterator[tuple[str, ItemResult]]:
         """Answer the task's items in order; raises TaskFailure (with no answers) on the first failure."""
         try:
             self.ensure(task.spec)
@@ -192,9 +192,9 @@ class ModelWorker:
         except HarnessError as exc:
             raise TaskFailure(f"items {', '.join(task.keys)}: {exc}") from None
 
-    def run_task(self, task: Task) -> tuple[list[tuple[str, ArticleResult]], str | None]:
+    def run_task(self, task: Task) -> tuple[list[tuple[str, ItemResult]], str | None]:
         """All answers of a task at once, and the error that stopped it (None when complete)."""
-        done: list[tuple[str, ArticleResult]] = []
+        done: list[tuple[str, ItemResult]] = []
         try:
             for pair in self.answers(task):
                 done.append(pair)
