@@ -25,7 +25,7 @@ a quantization that cannot be read shows as 'unknown'. Empty cells read "n/a". T
 
 EXAMPLES = """\
 python generate_heatmaps.py
-python generate_heatmaps.py --company NVDA --output-dir /tmp/nvda_reports
+python generate_heatmaps.py --subject NVDA --output-dir /tmp/nvda_reports
 python generate_heatmaps.py --sentiments-dir old_run/sentiments --quiet
 """
 

@@ -41,8 +41,8 @@ any case); without them each model is compared with the best; --all-pairs: every
 
 EXAMPLES = """\
 python generate_model_comparison_report.py
-python generate_model_comparison_report.py --all-pairs --company NVDA
-python generate_model_comparison_report.py --company FPB-AllAgree
+python generate_model_comparison_report.py --all-pairs --subject NVDA
+python generate_model_comparison_report.py --subject FPB-AllAgree
 python generate_model_comparison_report.py --sentiments-dir old_run/sentiments --output-dir old_run/reports -v
 """
 

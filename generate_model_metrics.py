@@ -26,8 +26,8 @@ Unreadable result files are skipped with a warning naming each file."""
 
 EXAMPLES = """\
 python generate_model_metrics.py
-python generate_model_metrics.py --config config.yaml --company NVDA
-python generate_model_metrics.py --company FPB-AllAgree             # one labelled dataset
+python generate_model_metrics.py --config config.yaml --subject NVDA
+python generate_model_metrics.py --subject FPB-AllAgree             # one labelled dataset
 python generate_model_metrics.py --sentiments-dir old_run/sentiments --output-dir old_run/reports
 """
 

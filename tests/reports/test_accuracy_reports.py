@@ -200,16 +200,16 @@ def test_heatmaps_add_f1_heatmap_and_reliability_diagrams(labelled):
         assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, name
 
 
-@pytest.mark.parametrize("company, expected, exit_code", [
+@pytest.mark.parametrize("subject, expected, exit_code", [
     ("SAMPLE", ["sample"], 0),  # every model folder has files for it
     ("fpb-allagree", ["FPB-AllAgree"], 1),  # 'shaky' has none: reported as skipped input
     ("NVDA", [], 1),
 ])
-def test_company_filter_takes_a_dataset_name(labelled, write_results, company, expected, exit_code):
+def test_subject_filter_takes_a_dataset_name(labelled, write_results, subject, expected, exit_code):
     write_labelled(labelled / "sentiments", "oracle", oracle, subject="FPB-AllAgree", iterations=2)
     write_labelled(labelled / "sentiments", "contrarian", contrarian, subject="FPB-AllAgree", iterations=2)
     write_results(labelled / "sentiments", "oracle", [[0.2, 0.3]], subject="NVDA")
-    code = run(generate_model_comparison_report, labelled, "--company", company)
+    code = run(generate_model_comparison_report, labelled, "--subject", subject)
     assert code == exit_code
     book_path = labelled / "out" / "model_comparison_report.xlsx"
     names = load_workbook(book_path, read_only=True).sheetnames
@@ -229,7 +229,7 @@ def test_company_filter_takes_a_dataset_name(labelled, write_results, company, e
                     reason=f"FinancialPhraseBank v1.0 not found at {FPB_DIR} (not redistributed; "
                            "place a copy there to run this test)")
 def test_smollm2_on_thirty_fpb_sentences_end_to_end(tmp_path):
-    config = write_config(tmp_path, [SMOLLM2], sample_size=1)
+    config = write_config(tmp_path, [SMOLLM2], iterations=1)
     started = time.perf_counter()
     code = generate_model_sentiments.main([
         "--config", str(config), "--dataset", "fpb", "--dataset-path", str(FPB_DIR), "--limit", "30",

@@ -110,9 +110,10 @@ def test_bad_config_is_one_clear_error(tmp_path, capsys):
     assert "config.yaml" in capsys.readouterr().err
 
 
-def test_company_filter(project, write_results, capsys):
+@pytest.mark.parametrize("option", ["--subject", "--company"])  # --company: the older name, kept
+def test_subject_filter(project, write_results, capsys, option):
     write_results(project / "sentiments", "llama3_8b-q4_K_M", [[0.1, 0.2]], subject="AAPL", keys=["zz"])
-    assert run(generate_model_metrics, "--config", project / "config.yaml", "--company", "aapl") == 1
+    assert run(generate_model_metrics, "--config", project / "config.yaml", option, "aapl") == 1
     assert "no result files for 'aapl' for model 'old-tool-model'" in capsys.readouterr().err
     csv = pd.read_csv(project / "reports" / "model_metrics.csv")
     assert list(csv["Article Key"]) == ["zz"] and list(csv["Ticker"]) == ["AAPL"]
@@ -132,7 +133,7 @@ def test_help_documents_every_option(script, capsys):
         script.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--config", "--sentiments-dir", "--output-dir", "--company", "--verbose", "--quiet",
+    for option in ("--config", "--sentiments-dir", "--output-dir", "--subject", "--company", "--verbose", "--quiet",
                    "examples:", "exit codes"):
         assert option in text
     assert ("--all-pairs" in text) == (script is generate_model_comparison_report)

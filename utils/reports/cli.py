@@ -59,8 +59,9 @@ def build_parser(prog: str, description: str, examples: str, all_pairs: bool = F
     parser.add_argument("--output-dir", metavar="DIR", type=Path,
                         help="write CSV and XLSX files into DIR and PNGs into DIR/heatmaps "
                              "(default: the paths in the config)")
-    parser.add_argument("--company", metavar="NAME",
-                        help="only results for this ticker or dataset name, e.g. NVDA (default: all)")
+    parser.add_argument("--subject", "--company", dest="subject", metavar="NAME",
+                        help="only results for this subject, a ticker or a dataset name, e.g. NVDA "
+                             "(default: all; --company is the older name)")
     if all_pairs:
         parser.add_argument("--all-pairs", action="store_true",
                             help="compare every pair of models, not only comparison_pairs from the config")
@@ -116,7 +117,7 @@ def settings_from_args(args: argparse.Namespace) -> ReportSettings:
         sentiments_dir=args.sentiments_dir or paths["sentiment_save_folder"],
         metrics_csv=paths["report_output_csv_file"], report_xlsx=paths["report_output_file"],
         csv_folder=paths["report_output_csv_folder"], heatmaps_dir=paths["heatmaps_folder"],
-        company=args.company, models=[s.folder_name for s in specs] if use_folders else None,
+        subject=args.subject, models=[s.folder_name for s in specs] if use_folders else None,
         labels={s.folder_name: ModelLabel(s.folder_name, s.family, s.quantization, s.prompt_mode, s.backend)
                 for s in specs},
         pairs=[tuple(p) for p in values["comparison_pairs"]], all_pairs=getattr(args, "all_pairs", False),

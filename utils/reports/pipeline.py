@@ -35,7 +35,7 @@ class ReportSettings:
     report_xlsx: Path
     csv_folder: Path
     heatmaps_dir: Path
-    company: str | None = None
+    subject: str | None = None  # a ticker or a dataset name; None: every subject
     models: list[str] | None = None  # result folder names; None: every folder found
     labels: dict[str, ModelLabel] = field(default_factory=dict)  # from the config, by folder
     pairs: list[tuple[str, str]] = field(default_factory=list)
@@ -64,7 +64,7 @@ class StepOutcome:
 
 def load_context(settings: ReportSettings) -> tuple[ReportContext, LoadedResults]:
     """The results read into a ReportContext; ReportError when there is nothing to report."""
-    loaded = load_results_frame(settings.sentiments_dir, settings.company, settings.models)
+    loaded = load_results_frame(settings.sentiments_dir, settings.subject, settings.models)
     if loaded.frame.empty:
         raise ReportError(_nothing_found(settings, loaded))
     recorded = _file_labels(loaded.frame)
@@ -84,7 +84,7 @@ def _nothing_found(settings: ReportSettings, loaded: LoadedResults) -> str:
     where = settings.sentiments_dir
     if not Path(where).is_dir():
         return f"{where}: results folder not found (run generate_model_sentiments.py, or pass --sentiments-dir)"
-    what = f" for {settings.company!r}" if settings.company else ""
+    what = f" for {settings.subject!r}" if settings.subject else ""
     models = f" of model(s) {', '.join(settings.models)}" if settings.models else ""
     skipped = f"; {len(loaded.problems)} problem(s), first: {loaded.problems[0]}" if loaded.problems else ""
     return f"{where}: no readable result files{what}{models}{skipped}"
