@@ -38,7 +38,7 @@ def write_config(folder: Path, models: list, **overrides) -> Path:
     """A config.yaml in ``folder`` using the project's prompts and a small article set."""
     data = {
         "models_to_test": models,
-        "sample_size": 2,
+        "iterations": 2,
         "num_tokens_to_predict": 160,
         "context_window_size": 4096,
         "messages_folder": str(PROJECT / "messages"),

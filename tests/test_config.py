@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,29 @@ def test_omitted_paths_resolve_against_the_config_folder(tmp_path):
 
 
 def test_unknown_top_level_key_is_named_with_a_suggestion(tmp_path):
-    message = error_of(write(tmp_path, BASE + "sample_sise: 4\n"))
+    message = error_of(write(tmp_path, BASE + "iteratons: 4\n"))
     assert str(tmp_path / "config.yaml") in message
-    assert "sample_sise: unknown key" in message
-    assert "did you mean 'sample_size'" in message
+    assert "iteratons: unknown key" in message
+    assert "did you mean 'iterations'" in message
+
+
+def test_sample_size_is_read_as_iterations_with_a_warning_naming_the_file(tmp_path, caplog):
+    path = write(tmp_path, BASE + "sample_size: 4\n")
+    with caplog.at_level(logging.WARNING, logger="utils.config"):
+        config = load_config(path)
+    assert config.iterations == 4 and config.sample_size == 4
+    assert f"{path}: sample_size is deprecated" in caplog.text and "iterations" in caplog.text
+
+
+def test_iterations_is_read_without_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="utils.config"):
+        config = load_config(write(tmp_path, BASE + "iterations: 5\n"))
+    assert config.iterations == 5 and caplog.text == ""
+
+
+def test_sample_size_and_iterations_together_is_an_error(tmp_path):
+    message = error_of(write(tmp_path, BASE + "iterations: 2\nsample_size: 3\n"))
+    assert f"{tmp_path / 'config.yaml'}: sample_size and iterations are both given" in message
 
 
 def test_unknown_model_key_is_named_with_its_index(tmp_path):
@@ -59,7 +79,8 @@ def test_unknown_model_key_is_named_with_its_index(tmp_path):
     ("extra", "expected"),
     [
         ("default_temperature: 3.5\n", "default_temperature: Input should be less than or equal to 2"),
-        ("sample_size: many\n", "sample_size: Input should be a valid integer"),
+        ("iterations: many\n", "iterations: Input should be a valid integer"),
+        ("sample_size: many\n", "config.yaml: sample_size: Input should be a valid integer"),  # as written
         ("seed: -1\n", "seed: Input should be greater than or equal to 0"),
         ("comparison_pairs: [[a]]\n", "comparison_pairs[0]"),
         ("workers: 0\n", "workers: Input should be greater than or equal to 1"),
@@ -93,7 +114,7 @@ def test_model_names_must_not_share_a_results_folder(tmp_path):
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
-    message = error_of(write(tmp_path, BASE + "sample_size: [1\n"))
+    message = error_of(write(tmp_path, BASE + "iterations: [1\n"))
     assert "invalid YAML at line" in message
 
 

@@ -38,7 +38,7 @@ def test_a_changed_option_or_field_shows_as_drift() -> None:
     fresh = gen_docs.render(help_block)
     assert fresh != help_block and "--keep-stale" in fresh and "--snapshot PATH|DATE" in fresh
     table = gen_docs.render("<!-- generated: config Config -->\n<!-- end generated -->")
-    assert "| `sample_size` | int (≥ 1, ≤ 1000) | `3` | Iterations per model." in table
+    assert "| `iterations` | int (≥ 1, ≤ 1000) | `3` | Iterations per model: each model answers" in table
     assert "| `executor` | one of `local`, `ray` | `local` |" in table
 
 

@@ -10,6 +10,7 @@ file, so a run does not depend on the directory it was started from.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +20,8 @@ from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from utils.errors import ConfigError
 from utils.rule_book import RuleBook
 from utils.strict_config import StrictModel, read_yaml_mapping, validate
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
 
@@ -217,7 +220,11 @@ class Config(StrictModel):
     comparison_pairs: list[tuple[str, str]] = Field(
         default_factory=list, description="Pairs of model names compared head to head in the report.")
 
-    sample_size: int = Field(3, ge=1, le=1000, description="Iterations per model.")
+    iterations: int = Field(
+        3, ge=1, le=1000,
+        description="Iterations per model: each model answers every item this many times "
+        "(the older name sample_size is still read, with a warning).",
+    )
     seed: int = Field(42, ge=0, description="Iteration i uses seed + i.")
     default_temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
     repeat_penalty: float = Field(
@@ -286,6 +293,11 @@ class Config(StrictModel):
             raise ValueError(f"two models share the results folder {shared[0]!r}: give them distinct names")
         return self
 
+    @property
+    def sample_size(self) -> int:
+        """The older name of ``iterations``, read-only, for code written against it."""
+        return self.iterations
+
     def model(self, name: str) -> ModelSpec:
         """The configured model called ``name`` (or whose folder name is ``name``)."""
         for spec in self.models_to_test:
@@ -319,8 +331,29 @@ def validate_config(data: Any, path: Path) -> Config:
     ConfigError naming file and keys when it is wrong."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
-    config = validate(Config, data, path)
+    renamed = "sample_size" in data
+    if renamed:
+        data = _renamed_sample_size(data, path)
+    try:
+        config = validate(Config, data, path)
+    except ConfigError as exc:
+        if not renamed:
+            raise
+        # The value was written as sample_size: name the key the file has.
+        raise ConfigError(str(exc).replace(f"{path}: iterations:", f"{path}: sample_size:")) from None
     return config.resolve_paths(path.resolve().parent)
+
+
+def _renamed_sample_size(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``data`` with the older key sample_size read as iterations (a warning naming the file);
+    ConfigError when both are given."""
+    if "iterations" in data:
+        raise ConfigError(f"{path}: sample_size and iterations are both given: they are one setting "
+                          "(sample_size is the older name); keep only iterations")
+    log.warning("%s: sample_size is deprecated: it is read as iterations; rename the key", path)
+    renamed = {key: value for key, value in data.items() if key != "sample_size"}
+    renamed["iterations"] = data["sample_size"]
+    return renamed
 
 
 def load_config(path: Path | str | None = None) -> Config:

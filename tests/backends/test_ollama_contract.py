@@ -134,7 +134,7 @@ def closed_port() -> str:
 
 def run(tmp_path, host, models, **overrides) -> int:
     write_snapshot(tmp_path, count=2)
-    write_config(tmp_path, models, ollama_host=host, sample_size=2, **overrides)
+    write_config(tmp_path, models, ollama_host=host, iterations=2, **overrides)
     return generate_model_sentiments.main(["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"])
 
 
@@ -216,7 +216,7 @@ def test_real_server(tmp_path):
     if not tags:
         pytest.skip(f"the Ollama server at {host} has no model pulled")
     write_snapshot(tmp_path, count=1)
-    write_config(tmp_path, [tags[0]], ollama_host=host, sample_size=1, num_tokens_to_predict=200)
+    write_config(tmp_path, [tags[0]], ollama_host=host, iterations=1, num_tokens_to_predict=200)
     code = generate_model_sentiments.main(["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"])
     assert code == 0
     (result_file,) = (tmp_path / "sentiments").glob("*/NVDA_0.json")
@@ -227,7 +227,7 @@ def test_real_server(tmp_path):
 def test_parallel_requests_run_concurrently_and_answers_keep_item_order(tmp_path, server, wire):
     wire.delay_s = 0.3
     write_snapshot(tmp_path, count=3)
-    write_config(tmp_path, ["llama3:8b-instruct-q4_K_M"], ollama_host=server, sample_size=1, parallel=3)
+    write_config(tmp_path, ["llama3:8b-instruct-q4_K_M"], ollama_host=server, iterations=1, parallel=3)
     code = generate_model_sentiments.main(["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"])
     assert code == 0 and wire.most_in_flight == 3
     result = load_result(tmp_path / "sentiments" / "llama3_8b-instruct-q4_K_M" / "NVDA_0.json")

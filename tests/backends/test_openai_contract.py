@@ -107,7 +107,7 @@ GREEDY = Sampling(temperature=0.0, max_tokens=64, seed=7)
 
 def test_chat_requests_and_llama_server_timings(tmp_path, fake):
     assert run(tmp_path, [spec_entry(fake.url, stop=["\n\n\n"], extra_body={"cache_prompt": True})],
-               sample_size=2) == 0
+               iterations=2) == 0
     warm_up, *calls = fake.chats
     assert warm_up["max_tokens"] == 1 and len(calls) == 4
     for index, body in enumerate(calls):
@@ -133,7 +133,7 @@ def test_chat_requests_and_llama_server_timings(tmp_path, fake):
 
 
 def test_constrained_decoding_sends_a_json_schema_response_format(tmp_path, fake):
-    assert run(tmp_path, [spec_entry(fake.url)], articles=1, sample_size=1, constrained_decoding=True) == 0
+    assert run(tmp_path, [spec_entry(fake.url)], articles=1, iterations=1, constrained_decoding=True) == 0
     response_format = fake.chats[-1]["response_format"]
     assert response_format["type"] == "json_schema"
     assert response_format["json_schema"]["schema"]["required"] == ["sentiment", "confidence", "reasoning"]
@@ -142,16 +142,16 @@ def test_constrained_decoding_sends_a_json_schema_response_format(tmp_path, fake
 
 
 def test_another_served_model_or_version_is_another_model_id(tmp_path, fake):
-    assert run(tmp_path, [spec_entry(fake.url)], articles=1, sample_size=1) == 0
+    assert run(tmp_path, [spec_entry(fake.url)], articles=1, iterations=1) == 0
     fake.chats = []
-    assert run(tmp_path, [spec_entry(fake.url)], articles=1, sample_size=1) == 0
+    assert run(tmp_path, [spec_entry(fake.url)], articles=1, iterations=1) == 0
     assert fake.chats == []  # same server, same model: nothing to redo
     fake.model_headers = {"X-Server-Version": "b7200"}  # the server was upgraded
-    assert run(tmp_path, [spec_entry(fake.url)], articles=1, sample_size=1) == 0
+    assert run(tmp_path, [spec_entry(fake.url)], articles=1, iterations=1) == 0
     assert len(fake.chats) == 2  # warm-up and the article, asked again
     fake.chats, fake.model_headers = [], {"X-Server-Version": "b7200"}
     fake.models = {"object": "list", "data": [{**LLAMA_SERVER_MODELS["data"][0], "meta": {"n_params": 1}}]}
-    assert run(tmp_path, [spec_entry(fake.url)], articles=1, sample_size=1) == 0
+    assert run(tmp_path, [spec_entry(fake.url)], articles=1, iterations=1) == 0
     assert len(fake.chats) == 2  # other weights behind the same id
     result = load_result(tmp_path / "sentiments" / "qwen-7b-server_q4_K_M" / "NVDA_0.json")
     assert result.provenance["headers"] == {"x-server-version": "b7200", "server": result.provenance["headers"]["server"]}
@@ -262,7 +262,7 @@ def test_a_long_article_is_cut_and_asked_again(tmp_path, fake):
                           "type": "exceed_context_size_error", "n_prompt_tokens": 4200, "n_ctx": 4096}}
     fake.replies = [Response(json.dumps(completion()), content_type="application/json"),  # the warm-up
                     Response(json.dumps(overflow), status=400, content_type="application/json")]
-    assert run(tmp_path, [spec_entry(fake.url)], articles=1, sample_size=1) == 0
+    assert run(tmp_path, [spec_entry(fake.url)], articles=1, iterations=1) == 0
     first, second = fake.chats[1]["messages"][-1]["content"], fake.chats[2]["messages"][-1]["content"]
     assert len(second) < len(first) and "[...]" in second
     (item,) = load_result(tmp_path / "sentiments" / "qwen-7b-server_q4_K_M" / "NVDA_0.json").sentiments.values()
@@ -286,12 +286,12 @@ def test_a_base_url_without_v1_gets_a_hint(tmp_path, fake, loopback):
 
 def test_request_budget_stops_the_unit_and_a_rerun_resumes(tmp_path, fake, capsys):
     entry = spec_entry(fake.url, max_requests=3)  # warm-up and two articles of three
-    assert run(tmp_path, [entry], articles=3, sample_size=1) == 1
+    assert run(tmp_path, [entry], articles=3, iterations=1) == 1
     assert "request budget of 3 requests spent (max_requests)" in capsys.readouterr().err
     assert len(fake.chats) == 3
     fake.chats = []
     RequestLimits.reset_all()  # a new command, a new budget
-    assert run(tmp_path, [entry], articles=3, sample_size=1) == 0
+    assert run(tmp_path, [entry], articles=3, iterations=1) == 0
     assert len(fake.chats) == 2  # warm-up and the one missing article
     result = load_result(tmp_path / "sentiments" / "qwen-7b-server_q4_K_M" / "NVDA_0.json")
     assert len(result.sentiments) == 3 and result.valid_count == 3
@@ -307,7 +307,7 @@ def test_rate_limit_spaces_request_starts(tmp_path, fake):
 
 def test_parallel_requests_keep_item_order(tmp_path, fake):
     fake.delay_s = 0.3
-    assert run(tmp_path, [spec_entry(fake.url)], articles=3, sample_size=1, parallel=3) == 0
+    assert run(tmp_path, [spec_entry(fake.url)], articles=3, iterations=1, parallel=3) == 0
     result = load_result(tmp_path / "sentiments" / "qwen-7b-server_q4_K_M" / "NVDA_0.json")
     snapshot = json.loads((tmp_path / "articles" / "NVDA.json").read_text())
     assert list(result.sentiments) == [a["key"] for a in snapshot["articles"]]

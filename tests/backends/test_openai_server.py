@@ -94,7 +94,7 @@ def test_served_answers_equal_in_process_answers_at_temperature_0(tmp_path):
 
 def test_a_benchmark_run_through_the_server_and_its_reports(tmp_path, server):
     write_snapshot(tmp_path, count=2)
-    write_config(tmp_path, [served(server.url)], sample_size=2, default_temperature=0.0)
+    write_config(tmp_path, [served(server.url)], iterations=2, default_temperature=0.0)
     assert run(tmp_path) == 0
     result = load_result(tmp_path / "sentiments" / "smollm2-server" / "NVDA_0.json")
     assert result.backend == "openai" and result.valid_count >= 1
@@ -113,7 +113,7 @@ def test_a_benchmark_run_through_the_server_and_its_reports(tmp_path, server):
 
 def test_constrained_decoding_through_the_server(tmp_path, server):
     write_snapshot(tmp_path, count=1)
-    write_config(tmp_path, [served(server.url, response_format="json_object")], sample_size=1,
+    write_config(tmp_path, [served(server.url, response_format="json_object")], iterations=1,
                  default_temperature=0.0, constrained_decoding=True)
     assert run(tmp_path) == 0
     (item,) = load_result(tmp_path / "sentiments" / "smollm2-server" / "NVDA_0.json").sentiments.values()
@@ -124,7 +124,7 @@ def test_wrong_model_id_and_unreachable_url_fail_alone(tmp_path, server, capsys)
     closed = f"http://127.0.0.1:{free_port()}/v1"
     write_snapshot(tmp_path, count=1)
     write_config(tmp_path, [served(server.url, name="typo", model="smollm3"),
-                            served(closed, name="down"), served(server.url, name="fine")], sample_size=1)
+                            served(closed, name="down"), served(server.url, name="fine")], iterations=1)
     assert run(tmp_path) == 1
     err = capsys.readouterr().err
     assert f"{server.url} serves no model 'smollm3' (it serves: smollm2)" in err
@@ -145,7 +145,7 @@ def _kill_after_first_answer(journal, victim: LlamaCppServer, timeout_s: float =
 def test_a_killed_server_fails_its_unit_alone_and_a_rerun_resumes(tmp_path, server, capsys):
     write_snapshot(tmp_path, count=3)
     victim = LlamaCppServer(tmp_path / "victim.log").start()
-    write_config(tmp_path, [served(victim.url, name="victim"), served(server.url, name="other")], sample_size=1,
+    write_config(tmp_path, [served(victim.url, name="victim"), served(server.url, name="other")], iterations=1,
                  default_temperature=0.0)
     journal = journal_path(tmp_path / "sentiments" / "victim" / "NVDA_0.json")
     killer = threading.Thread(target=_kill_after_first_answer, args=(journal, victim), daemon=True)

@@ -46,7 +46,7 @@ def project(tmp_path, base: str, cache: str = "cache/http.sqlite") -> list[str]:
     news = {"feed_url": f"{base}{FEED_PATH}?s={{ticker}}&region=US&lang=en-US", "cache_path": cache,
             "request_delay_s": 0.0, "max_retries": 0}
     model = dict(SMOLLM2, prompt_mode="zero_shot")
-    write_config(tmp_path, [model], sample_size=1, num_tokens_to_predict=64, context_window_size=1024, news=news)
+    write_config(tmp_path, [model], iterations=1, num_tokens_to_predict=64, context_window_size=1024, news=news)
     return ["--config", str(tmp_path / "config.yaml"), "-q"]
 
 

@@ -120,7 +120,7 @@ def long_snapshot(folder) -> None:
 def test_real_model_with_an_article_longer_than_its_context(tmp_path) -> None:
     long_snapshot(tmp_path)
     models = [dict(SMOLLM2, name="zero", prompt_mode="zero_shot"), dict(SMOLLM2, name="five")]
-    write_config(tmp_path, models, sample_size=1, context_window_size=512, num_tokens_to_predict=64)
+    write_config(tmp_path, models, iterations=1, context_window_size=512, num_tokens_to_predict=64)
     argv = ["--config", str(tmp_path / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
 
     assert generate_model_sentiments.main(argv) == 0  # every unit done

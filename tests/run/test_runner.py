@@ -244,7 +244,7 @@ def test_command_line_end_to_end_and_resume_without_a_model(small_project_script
 
 def test_command_line_exit_code_when_a_model_fails(small_project_scripted, script, capsys):
     models = [dict(SMOLLM2, name="ghost"), SMOLLM2]
-    write_config(small_project_scripted, models, sample_size=1)
+    write_config(small_project_scripted, models, iterations=1)
     script.fail_load["ghost"] = ModelNotFound("model 'ghost': GGUF file not found: missing.gguf")
     argv = ["--config", str(small_project_scripted / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
     assert generate_model_sentiments.main(argv) == 1
@@ -277,7 +277,7 @@ def test_smollm2_end_to_end_and_resume(small_project, capsys):
 
 def test_missing_model_file_fails_that_model_only(small_project):
     models = [dict(SMOLLM2, name="ghost", package_resource=None, path="missing.gguf"), SMOLLM2]
-    write_config(small_project, models, sample_size=1, num_tokens_to_predict=24)
+    write_config(small_project, models, iterations=1, num_tokens_to_predict=24)
     argv = ["--config", str(small_project / "config.yaml"), "-c", "NVDA", "--offline", "-q"]
     assert generate_model_sentiments.main(argv) == 1
     assert (small_project / "sentiments" / "smollm2-135m-instruct_q4_1" / "NVDA_0.json").is_file()

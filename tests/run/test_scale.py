@@ -31,7 +31,7 @@ ARTICLES = 2
 def project(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("scale")
     write_snapshot(folder, count=ARTICLES)
-    write_config(folder, [SMOLLM2], sample_size=1, num_tokens_to_predict=48)
+    write_config(folder, [SMOLLM2], iterations=1, num_tokens_to_predict=48)
     return folder
 
 

