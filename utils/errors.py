@@ -37,14 +37,20 @@ class BackendUnavailable(HarnessError):
         super().__init__(message)
 
 
-class PromptTooLong(BackendUnavailable):
-    """The prompt has more tokens than the context window holds (the run shortens the article)."""
+class PromptTooLong(HarnessError):
+    """The prompt has more tokens than the context window holds.
+
+    Not a BackendUnavailable: the backend is fine, this one prompt is too long, and the run
+    answers it by shortening the article and asking again (utils/run/fit.py).
+    """
 
     def __init__(self, backend: str, model: str, prompt_tokens: int, context_tokens: int) -> None:
+        self.backend = backend
+        self.model = model
         self.prompt_tokens = prompt_tokens
         self.context_tokens = context_tokens
-        super().__init__(backend, model, f"prompt of {prompt_tokens} tokens exceeds the context "
-                                         f"window of {context_tokens} tokens")
+        super().__init__(f"{backend} backend, model {model!r}: prompt of {prompt_tokens} tokens exceeds "
+                         f"the context window of {context_tokens} tokens")
 
 
 class NewsError(HarnessError):

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import PROJECT, SMOLLM2, write_config
 from utils.backends.base import Backend, Completion, Sampling
-from utils.errors import PromptTooLong
+from utils.errors import BackendUnavailable, HarnessError, PromptTooLong
 from utils.run.fit import CUT_MARK, chat_within_context
 from utils.run.results import load_result
 
@@ -51,6 +51,14 @@ def build(article: str):
 
 ARTICLE = " ".join(f"word{i:04d}" for i in range(2000))  # 18,000 characters
 FULL_TOKENS = sum(len(m["content"]) for m in build(ARTICLE)) // 4
+
+
+def test_prompt_too_long_is_its_own_error_not_a_backend_failure() -> None:
+    # A handler of BackendUnavailable (the backend is down) must not catch a prompt the run can cut.
+    error = PromptTooLong("llama_cpp", "m", 9000, 8192)
+    assert isinstance(error, HarnessError) and not isinstance(error, BackendUnavailable)
+    assert (error.backend, error.model, error.prompt_tokens, error.context_tokens) == ("llama_cpp", "m", 9000, 8192)
+    assert str(error) == "llama_cpp backend, model 'm': prompt of 9000 tokens exceeds the context window of 8192 tokens"
 
 
 def test_prompt_that_fits_is_sent_once_and_unmarked() -> None:
