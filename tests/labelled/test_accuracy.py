@@ -20,13 +20,11 @@ from sklearn.metrics import (
 from utils.labelled.accuracy import (
     BASELINE,
     INVALID,
-    NA_TEXT,
     PREDICTED,
-    NotAvailable,
     _holm,
     _weighted_macro_f1,
     accuracy,
-    accuracy_sheets,
+    accuracy_table,
     brier_score,
     class_scores,
     cochran_test,
@@ -46,7 +44,9 @@ from utils.labelled.accuracy import (
     weighted_f1,
 )
 from utils.labels import LABEL_SCORES, LABELS
+from utils.na import NA_TEXT, NotAvailable
 from utils.reports.accuracy_plots import accuracy_plots, f1_matrix
+from utils.reports.accuracy_sheets import COLUMNS as SHEET_COLUMNS, accuracy_frames, cells
 from utils.reports.results_table import COLUMNS
 
 SCORE = {"positive": 0.8, "negative": -0.8, "neutral": 0.0}
@@ -54,7 +54,7 @@ SCORE = {"positive": 0.8, "negative": -0.8, "neutral": 0.0}
 
 def sheets_of(frame: pd.DataFrame, pairs, seed: int = 42, resamples: int = 400) -> dict[str, pd.DataFrame]:
     """The accuracy sheets of a results frame (no pairs given: every pair), neutral band 0.2."""
-    return accuracy_sheets(prepare_answers(frame, 0.2), pairs or None, resamples=resamples, seed=seed)
+    return accuracy_frames(prepare_answers(frame, 0.2), pairs or None, resamples=resamples, seed=seed)
 
 
 def results_frame(records, subject="S") -> pd.DataFrame:
@@ -303,9 +303,32 @@ def test_cochran_q_degenerate_cases():
 
 
 def test_holm_adjustment_hand_worked():
-    rows = _holm([{"p_value": 0.01}, {"p_value": 0.04}, {"p_value": 0.03}, {"p_value": NA_TEXT}])
+    missing = NotAvailable("no labelled answers from ghost")
+    rows = _holm([{"p_value": 0.01}, {"p_value": 0.04}, {"p_value": 0.03}, {"p_value": missing}])
     assert [r["p_holm"] for r in rows[:3]] == pytest.approx([0.03, 0.06, 0.06])
-    assert rows[3]["p_holm"] == NA_TEXT
+    assert rows[3]["p_holm"] == missing  # no p-value, no adjusted one, for the same reason
+
+
+def test_the_accuracy_module_computes_values_and_the_sheet_module_renders_them():
+    records = [("m", 0, "k1", "positive", None, None), ("m", 0, "k2", "negative", None, None)]
+    rows = accuracy_table(prepare_answers(results_frame(records), 0.2))
+    model = rows[0]
+    assert isinstance(model["mae"], NotAvailable) and model["invalid_rate"] == 1.0  # values, not cells
+    assert NA_TEXT not in [v for row in rows for v in row.values() if isinstance(v, str)]
+    shown = cells(model)
+    assert shown["mae"] == NA_TEXT and "mae" in shown["notes"] and model["mae"].reason in shown["notes"]
+    assert cells(rows[1])["notes"].startswith("always answers 'negative'")  # the baseline's own note first
+
+
+def test_every_accuracy_column_is_declared_in_the_metric_registry():
+    from utils.reports.metrics import LABEL_METRICS
+
+    records = random_records(["a", "b"], items=12, seed=9)
+    row = accuracy_table(prepare_answers(results_frame(records), 0.2))[0]
+    computed = set(row) - {"model", "subject", "notes"}
+    assert computed == set(LABEL_METRICS)
+    assert SHEET_COLUMNS["Accuracy"] == ["model", "subject", *LABEL_METRICS, "notes"]
+    assert all(metric.description for metric in LABEL_METRICS.values())
 
 
 def test_weighted_macro_f1_matches_scikit_learn_on_an_expanded_sample():

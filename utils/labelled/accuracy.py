@@ -1,11 +1,15 @@
 """Accuracy against human labels: per-model metrics, calibration and significance tests.
 
 The tests themselves (Cochran's Q, McNemar's exact test, the item bootstrap, Holm) live in
-:mod:`utils.stats`; this module applies them to majority votes and renders the cells.
+:mod:`utils.stats`; this module applies them to majority votes. It computes and renders
+nothing: each table is a list of rows (dicts of values), which the sheets
+(``utils.reports.accuracy_sheets``) turn into cells, with the metrics' formats and directions
+from the metric registry (``utils.reports.metrics.LABEL_METRIC_LIST``).
 
 Pure functions over the long results frame (``utils.reports.results_table.load_results_frame``)
 limited to labelled items. A metric is a float or a ``NotAvailable`` carrying the reason,
 never a silent NaN; in the sheets it reads "n/a" and the reasons go to a ``notes`` column.
+A row's own ``notes`` value, where it has one, is a note about the whole row.
 
 Conventions, also stated in the sheets' notes where they matter:
 
@@ -34,7 +38,7 @@ import pandas as pd
 
 from utils import stats
 from utils.labels import INVALID, LABEL_SCORES, LABELS, labels_from_scores
-from utils.na import NA_TEXT, NotAvailable
+from utils.na import NotAvailable
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +46,10 @@ PREDICTED = (*LABELS, INVALID)
 BASELINE = "majority-class baseline"
 CALIBRATION_BINS = 10
 
-ACCURACY_COLUMNS = [
-    "model", "subject", "items", "iterations", "answers", "invalid", "invalid_rate",
-    "accuracy", "accuracy_valid_only", "macro_f1", "weighted_f1", "mcc",
-    "majority_vote_accuracy", "fleiss_kappa", "mae", "spearman", "ece", "brier",
-    "calibrated_answers",
-    *[f"{metric}_{label}" for label in LABELS for metric in ("precision", "recall", "f1", "support")],
-    "notes",
-]
-CONFUSION_COLUMNS = ["model", "subject", "gold", *[f"pred_{p}" for p in PREDICTED], "total"]
-CALIBRATION_COLUMNS = [
-    "model", "subject", "bin", "confidence_from", "confidence_to", "answers",
-    "mean_confidence", "accuracy", "gap",
-]
-SIGNIFICANCE_COLUMNS = [
-    "subject", "test", "model_a", "model_b", "items", "statistic", "df", "p_value", "p_holm",
-    "a_right_b_wrong", "a_wrong_b_right", "accuracy_a", "accuracy_b", "accuracy_diff",
-    "accuracy_diff_ci_low", "accuracy_diff_ci_high", "macro_f1_a", "macro_f1_b",
-    "macro_f1_diff", "macro_f1_diff_ci_low", "macro_f1_diff_ci_high", "resamples", "seed", "notes",
+BIN_COLUMNS = ["bin", "confidence_from", "confidence_to", "answers", "mean_confidence", "accuracy", "gap"]
+BOOTSTRAP_COLUMNS = [
+    "accuracy_a", "accuracy_b", "accuracy_diff", "accuracy_diff_ci_low", "accuracy_diff_ci_high",
+    "macro_f1_a", "macro_f1_b", "macro_f1_diff", "macro_f1_diff_ci_low", "macro_f1_diff_ci_high",
 ]
 _ANSWER_COLUMNS = [
     "model", "subject", "iteration", "key", "gold", "gold_score", "predicted", "correct",
@@ -68,6 +58,7 @@ _ANSWER_COLUMNS = [
 
 
 Value = float | NotAvailable
+Row = dict[str, Any]  # column → value (float, int, text or NotAvailable); "notes": about the whole row
 
 
 # --- answers -------------------------------------------------------------------------
@@ -254,7 +245,7 @@ def reliability_bins(confidence: np.ndarray, correct: np.ndarray, bins: int = CA
             "bin": b + 1, "confidence_from": b / bins, "confidence_to": (b + 1) / bins,
             "answers": int(inside.sum()), "mean_confidence": mean_conf, "accuracy": acc, "gap": acc - mean_conf,
         })
-    return pd.DataFrame(rows, columns=CALIBRATION_COLUMNS[2:])
+    return pd.DataFrame(rows, columns=BIN_COLUMNS)
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> Value:
@@ -275,8 +266,8 @@ def brier_score(confidence: np.ndarray, correct: np.ndarray) -> Value:
 # --- per-model rows ------------------------------------------------------------------
 
 
-def model_row(answers: pd.DataFrame) -> dict[str, Any]:
-    """Every per-model metric for one (model, subject)'s answers, as a sheet row."""
+def model_row(answers: pd.DataFrame) -> Row:
+    """Every per-model metric for one (model, subject)'s answers."""
     gold, pred = answers["gold"].to_numpy(object), answers["predicted"].to_numpy(object)
     valid = pred != INVALID
     votes = vote_frame(answers)
@@ -295,7 +286,7 @@ def model_row(answers: pd.DataFrame) -> dict[str, Any]:
         "brier": brier_score(confidence, correct),
         "calibrated_answers": len(confidence),
     }
-    return _cells(row)
+    return row
 
 
 def majority_class(gold: Iterable[str]) -> str:
@@ -304,14 +295,14 @@ def majority_class(gold: Iterable[str]) -> str:
     return max(LABELS, key=lambda label: (counts.get(label, 0), -LABELS.index(label)))
 
 
-def baseline_row(answers: pd.DataFrame) -> dict[str, Any]:
+def baseline_row(answers: pd.DataFrame) -> Row:
     """Metrics of always answering the subject's most frequent gold label, one answer per item."""
     items = answers.drop_duplicates("key")
     gold = items["gold"].to_numpy(object)
     label = majority_class(gold)
     pred = np.full(len(gold), label, dtype=object)
     no_conf = NotAvailable("the baseline has no confidence")
-    row: dict[str, Any] = {
+    return {
         "model": BASELINE, "subject": answers["subject"].iloc[0], "items": len(items),
         "iterations": 1, "answers": len(items), "invalid": 0, "invalid_rate": 0.0,
         **label_metrics(gold, pred),
@@ -320,41 +311,38 @@ def baseline_row(answers: pd.DataFrame) -> dict[str, Any]:
         "mae": mean_absolute_error(np.full(len(gold), LABEL_SCORES[label]), items["gold_score"]),
         "spearman": NotAvailable("the baseline gives every item the same score"),
         "ece": no_conf, "brier": no_conf, "calibrated_answers": 0,
+        "notes": f"always answers '{label}'",
     }
-    return _cells(row, f"always answers '{label}'")
 
 
-def accuracy_table(answers: pd.DataFrame) -> pd.DataFrame:
-    """The "Accuracy" sheet: a row per (model, subject) plus a baseline row per subject."""
-    if answers.empty:
-        note = {"model": NA_TEXT, "notes": "no answers with a gold label in these results"}
-        return _table([note], ACCURACY_COLUMNS)
+def accuracy_table(answers: pd.DataFrame) -> list[Row]:
+    """The "Accuracy" table: a row per (model, subject) plus a baseline row per subject (none without answers)."""
     rows = []
     for _, per_subject in answers.groupby("subject", sort=True):
         rows += [model_row(group) for _, group in per_subject.groupby("model", sort=True)]
         rows.append(baseline_row(per_subject))
-    return _table(rows, ACCURACY_COLUMNS)
+    return rows
 
 
-def confusion_table(answers: pd.DataFrame) -> pd.DataFrame:
-    """The "Confusion" sheet: per (model, subject) a row per gold label, predicted counts across."""
+def confusion_table(answers: pd.DataFrame) -> list[Row]:
+    """The "Confusion" table: per (model, subject) a row per gold label, predicted counts across."""
     rows = []
     for (model, subject), group in answers.groupby(["model", "subject"], sort=True):
         counts = confusion_counts(group["gold"], group["predicted"])
         for gold, line in counts.iterrows():
             cells = {f"pred_{p}": int(line[p]) for p in PREDICTED}
             rows.append({"model": model, "subject": subject, "gold": gold, **cells, "total": int(line.sum())})
-    return _table(rows, CONFUSION_COLUMNS)
+    return rows
 
 
-def calibration_table(answers: pd.DataFrame) -> pd.DataFrame:
-    """The "Calibration" sheet: reliability-diagram bins per (model, subject)."""
-    frames = []
+def calibration_table(answers: pd.DataFrame) -> list[Row]:
+    """The "Calibration" table: reliability-diagram bins per (model, subject)."""
+    frames: list[Row] = []
     for (model, subject), group in answers.groupby(["model", "subject"], sort=True):
         confidence, correct = calibration_inputs(group)
         bins = reliability_bins(confidence, correct)
         frames += [{"model": model, "subject": subject, **row} for row in bins.to_dict("records")]
-    return _table(frames, CALIBRATION_COLUMNS)
+    return frames
 
 
 # --- comparisons ---------------------------------------------------------------------
@@ -374,7 +362,7 @@ def cochran_test(correct: pd.DataFrame) -> dict[str, Value]:
 
 
 def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict[str, Value]:
-    """McNemar's exact test on paired correctness (:func:`utils.stats.mcnemar_exact`) as sheet cells."""
+    """McNemar's exact test on paired correctness (:func:`utils.stats.mcnemar_exact`): counts, statistic, p."""
     result = stats.mcnemar_exact(correct_a, correct_b)
     if not result.ok:
         return _unavailable(("statistic", "p_value"), result.note)
@@ -399,8 +387,7 @@ def paired_bootstrap(
     """Observed A-B differences in accuracy and macro-F1 with percentile 95% CIs over items."""
     gold, a, b = (np.asarray(x, dtype=object) for x in (gold, pred_a, pred_b))
     if len(gold) < 2:
-        names = [c for c in SIGNIFICANCE_COLUMNS if c.startswith(("accuracy_", "macro_f1_"))]
-        return _unavailable(names, "fewer than 2 items answered by both models")
+        return _unavailable(BOOTSTRAP_COLUMNS, "fewer than 2 items answered by both models")
     acc_diffs, f1_diffs = [], []
     for weights in stats.bootstrap_weights(len(gold), resamples, seed):
         acc_diffs.append(weights @ ((a == gold).astype(float) - (b == gold)) / len(gold))
@@ -418,47 +405,48 @@ def paired_bootstrap(
     }
 
 
-def pair_row(votes: pd.DataFrame, subject: str, a: str, b: str, resamples: int, seed: int) -> dict[str, Any]:
+def pair_row(votes: pd.DataFrame, subject: str, a: str, b: str, resamples: int, seed: int) -> Row:
     """McNemar exact test and paired bootstrap for models a and b on their common items."""
-    row: dict[str, Any] = {"subject": subject, "test": "McNemar exact + paired bootstrap", "model_a": a, "model_b": b}
+    row: Row = {"subject": subject, "test": "McNemar exact + paired bootstrap", "model_a": a, "model_b": b}
     missing = [m for m in (a, b) if m not in set(votes["model"])]
     if missing:
         reason = f"no labelled answers from {', '.join(missing)} for {subject}"
-        return _cells({**row, **_unavailable(("statistic", "p_value"), reason)})
+        return {**row, **_unavailable(("statistic", "p_value"), reason)}
     wide = votes.pivot(index="key", columns="model", values="voted")[[a, b]].dropna()
     gold = votes.drop_duplicates("key").set_index("key")["gold"].reindex(wide.index)
     row["items"] = len(wide)
     row.update(mcnemar_exact(wide[a] == gold, wide[b] == gold))
     row.update(paired_bootstrap(gold, wide[a], wide[b], resamples, seed))
-    discordant = row.get("a_right_b_wrong", 1) + row.get("a_wrong_b_right", 1)
-    return _cells(row, "" if discordant else "no item where exactly one model is right")
+    if not row.get("a_right_b_wrong", 1) + row.get("a_wrong_b_right", 1):
+        row["notes"] = "no item where exactly one model is right"
+    return row
 
 
 def significance_table(
     answers: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, resamples: int, seed: int
-) -> pd.DataFrame:
+) -> list[Row]:
     """Cochran's Q across all models and, per pair, McNemar (Holm-adjusted) and bootstrap CIs.
 
     ``pairs`` are result-folder names as the report resolved them; None compares every pair.
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     for subject, per_subject in answers.groupby("subject", sort=True):
         votes = vote_frame(per_subject)
         models = sorted(votes["model"].unique())
         correct = votes.pivot(index="key", columns="model", values="correct").dropna()
         cochran = {"subject": subject, "test": "Cochran's Q (all models)", "model_a": ", ".join(models),
                    "items": len(correct), **cochran_test(correct)}
-        rows.append(_cells(cochran))
+        rows.append(cochran)
         wanted = list(itertools.combinations(models, 2)) if pairs is None else list(pairs)
         pair_rows = [pair_row(votes, subject, a, b, resamples, seed) for a, b in wanted]
         rows += _holm(pair_rows)
-    return _table(rows, SIGNIFICANCE_COLUMNS)
+    return rows
 
 
-def accuracy_sheets(
+def accuracy_tables(
     answers: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, *, resamples: int, seed: int
-) -> dict[str, pd.DataFrame]:
-    """The sheets "Accuracy", "Confusion", "Calibration" and "Significance" of prepared answers.
+) -> dict[str, list[Row]]:
+    """The tables "Accuracy", "Confusion", "Calibration" and "Significance" of prepared answers.
 
     ``answers`` come from :func:`prepare_answers`; ``pairs`` are result-folder names (None: every pair).
     """
@@ -470,7 +458,7 @@ def accuracy_sheets(
     }
 
 
-# --- cells ---------------------------------------------------------------------------
+# --- values ----------------------------------------------------------------------------
 
 
 def _unavailable(names: Iterable[str], reason: str) -> dict[str, Value]:
@@ -492,36 +480,12 @@ def _difference(a: Value, b: Value) -> Value:
     return float(a) - float(b)
 
 
-def _holm(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The pair rows with Holm-adjusted McNemar p-values (:func:`utils.stats.holm`) over the pairs that have one."""
-    adjusted = stats.holm([row.get("p_value") if isinstance(row.get("p_value"), float) else None for row in rows])
+def _holm(rows: list[Row]) -> list[Row]:
+    """The pair rows with Holm-adjusted McNemar p-values (:func:`utils.stats.holm`) over the pairs
+    that have one; a row without a p-value has no adjusted one, for the same reason."""
+    adjusted = stats.holm([row["p_value"] if isinstance(row.get("p_value"), float) else None for row in rows])
     for row, p in zip(rows, adjusted):
-        row["p_holm"] = float(p) if np.isfinite(p) else NA_TEXT
+        missing = row.get("p_value")
+        row["p_holm"] = float(p) if np.isfinite(p) else (
+            missing if isinstance(missing, NotAvailable) else NotAvailable("no p-value to adjust"))
     return rows
-
-
-def _cells(values: dict[str, Any], note: str = "") -> dict[str, Any]:
-    """The row with NotAvailable (and any stray NaN) shown as 'n/a' and reasons in 'notes'."""
-    reasons: dict[str, list[str]] = {}
-    row: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            value = NotAvailable("the computation gave no finite number")
-        if isinstance(value, NotAvailable):
-            reasons.setdefault(value.reason, []).append(name)
-            value = NA_TEXT
-        row[name] = value.item() if isinstance(value, np.generic) else value
-    notes = [note] if note else []
-    notes += [f"{', '.join(names)}: {reason}" for reason, names in reasons.items()]
-    row["notes"] = "; ".join(notes)
-    return row
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    """Rows as a DataFrame: all-number columns numeric, others objects with None for 'not applicable'."""
-    table = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns, dtype=object)
-    for name in columns:
-        values = table[name].tolist()
-        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            table[name] = pd.to_numeric(table[name])
-    return table

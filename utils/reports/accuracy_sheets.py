@@ -1,21 +1,27 @@
 """Ground truth in the reports: the Accuracy, Confusion, Calibration and Significance sheets,
 and the accuracy columns of the metrics summary and CSV.
 
-The numbers come from :mod:`utils.labelled.accuracy`; this module turns them into sheets.
-Everything here applies only when the results carry gold labels.
+The numbers come from :mod:`utils.labelled.accuracy` (rows of values); this module turns
+them into cells ("n/a" with the reasons in a notes column) and sheets, the Accuracy sheet's
+columns, formats and colour scales coming from the metric registry
+(:data:`utils.reports.metrics.LABEL_METRIC_LIST`). Everything here applies only when the
+results carry gold labels.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from utils.labelled import accuracy
-from utils.na import NotAvailable
+from utils.na import NA_TEXT, NotAvailable
 from utils.reports.context import ReportContext
 from utils.reports.excel import SheetTable
-from utils.reports.metrics import ITEM, MODEL, SUBJECT
+from utils.reports.metrics import ITEM, LABEL_METRIC_LIST, LABEL_METRICS, MODEL, SUBJECT
 from utils.reports.sheet_style import COUNT, HIGHER_IS_BETTER, LOWER_IS_BETTER, THREE
 
 SUMMARY_COLUMNS = ["Accuracy", "Macro-F1", "Labelled Items"]
@@ -25,11 +31,65 @@ _WORDS = {"f1": "F1", "mcc": "MCC", "ece": "ECE", "mae": "MAE", "ci": "CI", "df"
           "macro-f1": "Macro-F1", "weighted-f1": "Weighted-F1", "fleiss": "Fleiss'"}
 _RENAMES = {"subject": "Dataset", "p_value": "p-value", "p_holm": "Holm p"}
 _TEXT_COLUMNS = {"model", "subject", "gold", "test", "model_a", "model_b", "notes"}
-_COUNT_COLUMNS = {"items", "iterations", "answers", "invalid", "calibrated_answers", "bin", "total",
-                  "a_right_b_wrong", "a_wrong_b_right", "resamples", "seed", "df"}
-_HIGHER = {"accuracy", "accuracy_valid_only", "macro_f1", "weighted_f1", "mcc", "majority_vote_accuracy",
-           "fleiss_kappa", "spearman"}
-_LOWER = {"invalid_rate", "mae", "ece", "brier"}
+# Counts outside the metric registry (bins, tables of counts, the tests' settings).
+_COUNT_COLUMNS = {"bin", "total", "a_right_b_wrong", "a_wrong_b_right", "resamples", "seed", "df"}
+
+COLUMNS = {
+    "Accuracy": ["model", "subject", *[m.key for m in LABEL_METRIC_LIST], "notes"],
+    "Confusion": ["model", "subject", "gold", *[f"pred_{p}" for p in accuracy.PREDICTED], "total"],
+    "Calibration": ["model", "subject", *accuracy.BIN_COLUMNS],
+    "Significance": [
+        "subject", "test", "model_a", "model_b", "items", "statistic", "df", "p_value", "p_holm",
+        "a_right_b_wrong", "a_wrong_b_right", *accuracy.BOOTSTRAP_COLUMNS, "resamples", "seed", "notes",
+    ],
+}
+NO_LABELS_NOTE = "no answers with a gold label in these results"
+
+
+# --- cells --------------------------------------------------------------------------------
+
+
+def cells(values: accuracy.Row) -> dict[str, Any]:
+    """A row of values as cells: NotAvailable (and any stray NaN) as 'n/a', the reasons in 'notes'
+    after the row's own note."""
+    reasons: dict[str, list[str]] = {}
+    row: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "notes":
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            value = NotAvailable("the computation gave no finite number")
+        if isinstance(value, NotAvailable):
+            reasons.setdefault(value.reason, []).append(name)
+            value = NA_TEXT
+        row[name] = value.item() if isinstance(value, np.generic) else value
+    notes = [values["notes"]] if values.get("notes") else []
+    notes += [f"{', '.join(names)}: {reason}" for reason, names in reasons.items()]
+    row["notes"] = "; ".join(notes)
+    return row
+
+
+def table_frame(name: str, rows: list[accuracy.Row]) -> pd.DataFrame:
+    """The rows of one accuracy table as the sheet's DataFrame: all-number columns numeric, the
+    others objects with None for 'not applicable'; an empty Accuracy table says why in a row."""
+    columns = COLUMNS[name]
+    shown = [cells(row) for row in rows]
+    if not shown and name == "Accuracy":
+        shown = [{"model": NA_TEXT, "notes": NO_LABELS_NOTE}]
+    frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in shown], columns=columns, dtype=object)
+    for column in columns:
+        values = frame[column].tolist()
+        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            frame[column] = pd.to_numeric(frame[column])
+    return frame
+
+
+def accuracy_frames(answers: pd.DataFrame, pairs: Iterable[Sequence[str]] | None, *, resamples: int,
+                    seed: int) -> dict[str, pd.DataFrame]:
+    """The Accuracy, Confusion, Calibration and Significance sheets' frames of prepared answers
+    (:func:`utils.labelled.accuracy.prepare_answers`); ``pairs``: result-folder names, None: every pair."""
+    tables = accuracy.accuracy_tables(answers, pairs, resamples=resamples, seed=seed)
+    return {name: table_frame(name, rows) for name, rows in tables.items()}
 
 
 # --- sheets -------------------------------------------------------------------------------
@@ -51,12 +111,13 @@ def sheet_table(name: str, frame: pd.DataFrame, p_columns: tuple[str, ...] = (),
     for column in frame.columns:
         if column in _TEXT_COLUMNS or column in p_columns:
             continue
-        formats[column_title(column)] = COUNT if column in _COUNT_COLUMNS or column.startswith(
-            ("support_", "pred_")) else THREE
-        if column in _HIGHER or column.startswith(("f1_", "precision_", "recall_")):
-            scales[column_title(column)] = HIGHER_IS_BETTER
-        elif column in _LOWER:
-            scales[column_title(column)] = LOWER_IS_BETTER
+        metric = LABEL_METRICS.get(column)
+        if metric is not None:
+            formats[column_title(column)] = metric.number_format
+            if metric.higher_is_better is not None:
+                scales[column_title(column)] = HIGHER_IS_BETTER if metric.higher_is_better else LOWER_IS_BETTER
+        else:
+            formats[column_title(column)] = COUNT if column in _COUNT_COLUMNS or column.startswith("pred_") else THREE
     titled = frame.rename(columns=column_title)
     return SheetTable(name, titled, formats=formats, scales=scales,
                       p_columns=[column_title(c) for c in p_columns],

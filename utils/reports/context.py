@@ -127,12 +127,13 @@ class ReportContext:
         return not self.labelled_answers.empty
 
     @cached_property
-    def accuracy_tables(self) -> dict[str, pd.DataFrame] | None:
-        """The Accuracy, Confusion, Calibration and Significance tables; None without gold labels."""
+    def accuracy_tables(self) -> dict[str, list[accuracy.Row]] | None:
+        """The Accuracy, Confusion, Calibration and Significance tables (rows of values, computed
+        once for the four sheets); None without gold labels."""
         if not self.has_gold_labels:
             return None
         pairs = [(p.a, p.b) for p in self.pairs if p.ok]
-        return accuracy.accuracy_sheets(self.labelled_answers, pairs, resamples=self.resamples, seed=self.seed)
+        return accuracy.accuracy_tables(self.labelled_answers, pairs, resamples=self.resamples, seed=self.seed)
 
     @cached_property
     def criterion_matrices(self) -> dict[str, pd.DataFrame]:

@@ -26,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from utils.labelled import accuracy
+from utils.reports import accuracy_sheets
 from utils.reports.accuracy_plots import accuracy_plots
 from utils.reports.context import ReportContext
 from utils.reports.leaderboard import Figure as LeaderboardFigure
@@ -306,7 +307,8 @@ def accuracy_figures(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     if not ctx.has_gold_labels:
         return []
     answers = ctx.labelled_answers  # the figures need no significance tests: skip the bootstrap
-    tables = {"Accuracy": accuracy.accuracy_table(answers), "Calibration": accuracy.calibration_table(answers)}
+    tables = {"Accuracy": accuracy_sheets.table_frame("Accuracy", accuracy.accuracy_table(answers)),
+              "Calibration": accuracy_sheets.table_frame("Calibration", accuracy.calibration_table(answers))}
     return [FigureJob(accuracy_plots, (tables, folder))]
 
 

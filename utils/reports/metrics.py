@@ -10,7 +10,9 @@ Definitions (as in the tool this project grew from, plus n/a for degenerate case
 * Mean Sentiment, Mean Confidence: means of the valid answers.
 
 Every metric is declared once in :data:`METRIC_LIST`, which drives the computation, the
-CSV columns, the workbooks and the heatmaps. Nothing here touches the disk.
+CSV columns, the workbooks and the heatmaps; the metrics against gold labels (computed by
+:mod:`utils.labelled.accuracy`) are declared in :data:`LABEL_METRIC_LIST`, which gives the
+Accuracy sheet its columns, formats and colour scales. Nothing here touches the disk.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from utils.labels import LABELS
 from utils.reports.model_labels import ModelLabel
 from utils.reports.registry import by_name
 
@@ -77,6 +80,57 @@ METRIC_LIST = [
 METRICS: dict[str, Metric] = by_name(METRIC_LIST, lambda m: m.key, "metric")
 REQUIRED_METRICS = [m for m in METRIC_LIST if m.required]
 BY_COLUMN = {m.column: m for m in METRIC_LIST}
+
+
+@dataclass(frozen=True)
+class LabelMetric:
+    """One per-(model, subject) figure against the gold labels: its key in the rows of
+    :func:`utils.labelled.accuracy.accuracy_table`, what it is, and how the sheet shows it.
+
+    ``higher_is_better`` gives the colour scale (None: none); ``number_format`` is an Excel format.
+    """
+
+    key: str
+    description: str
+    higher_is_better: bool | None = None
+    number_format: str = "0.000"
+
+
+_COUNT = "0"
+
+
+def _per_class(label: str) -> list[LabelMetric]:
+    """Precision, recall, F1 and support of one gold class."""
+    return [
+        LabelMetric(f"precision_{label}", f"share of '{label}' answers whose gold label is '{label}'", True),
+        LabelMetric(f"recall_{label}", f"share of gold '{label}' answers answered '{label}'", True),
+        LabelMetric(f"f1_{label}", f"harmonic mean of the precision and recall of '{label}'", True),
+        LabelMetric(f"support_{label}", f"answers whose gold label is '{label}'", None, _COUNT),
+    ]
+
+
+# In the Accuracy sheet's column order (between model, subject and notes).
+LABEL_METRIC_LIST = [
+    LabelMetric("items", "labelled items answered", None, _COUNT),
+    LabelMetric("iterations", "iterations with answers", None, _COUNT),
+    LabelMetric("answers", "answers (items x iterations)", None, _COUNT),
+    LabelMetric("invalid", "answers that are not valid JSON in the contract", None, _COUNT),
+    LabelMetric("invalid_rate", "invalid answers / answers", False),
+    LabelMetric("accuracy", "share of answers whose label is the gold label (invalid answers are wrong)", True),
+    LabelMetric("accuracy_valid_only", "accuracy over the valid answers only", True),
+    LabelMetric("macro_f1", "unweighted mean F1 over the classes in gold or answers", True),
+    LabelMetric("weighted_f1", "mean F1 over the classes, weighted by gold support", True),
+    LabelMetric("mcc", "multiclass Matthews correlation (Gorodkin's R_K)", True),
+    LabelMetric("majority_vote_accuracy", "accuracy of the majority vote over the iterations, per item", True),
+    LabelMetric("fleiss_kappa", "Fleiss' kappa of the labels across iterations", True),
+    LabelMetric("mae", "mean |sentiment - gold score| over the valid answers", False),
+    LabelMetric("spearman", "Spearman correlation of sentiment with the gold score", True),
+    LabelMetric("ece", "expected calibration error of the confidence (10 equal-width bins)", False),
+    LabelMetric("brier", "mean squared difference of confidence and correctness", False),
+    LabelMetric("calibrated_answers", "valid answers with a confidence in [0, 1]", None, _COUNT),
+    *[metric for label in LABELS for metric in _per_class(label)],
+]
+LABEL_METRICS: dict[str, LabelMetric] = by_name(LABEL_METRIC_LIST, lambda m: m.key, "label metric")
 
 CSV_COLUMNS = [MODEL, ITEM] + [m.column for m in REQUIRED_METRICS]
 LABEL_COLUMNS = {"Family": "family", "Quantization": "quantization", "Prompt Mode": "prompt_mode",

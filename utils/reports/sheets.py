@@ -149,7 +149,9 @@ def appendix_sheet(ctx: ReportContext) -> SheetTable:
 def _accuracy(name: str, freeze: str = "C2", p_columns: tuple[str, ...] = ()) -> SheetBuilder:
     def build(ctx: ReportContext) -> SheetTable | None:
         found = ctx.accuracy_tables
-        return None if found is None else accuracy_sheets.sheet_table(name, found[name], p_columns, freeze)
+        if found is None:
+            return None
+        return accuracy_sheets.sheet_table(name, accuracy_sheets.table_frame(name, found[name]), p_columns, freeze)
     build.__doc__ = f"The {name} sheet (labelled results only)."
     return build
 
