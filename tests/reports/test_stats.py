@@ -219,6 +219,12 @@ def test_friedman_of_a_constant_shift_is_perfect_agreement():
     assert result.p_value == pytest.approx(sps.friedmanchisquare(*SHIFTED.T).pvalue)
 
 
+def test_friedman_with_no_ranking_on_any_item_is_na():
+    # each item got one score from every model (the scores differ between items): nothing to rank
+    result = stats.friedman(np.array([[0.1, 0.1, 0.1], [0.5, 0.5, 0.5], [0.9, 0.9, 0.9]]))
+    assert result.p_value is None and "every item got the same score from all models" in result.note
+
+
 def test_friedman_needs_three_models():
     assert "3+ models" in stats.friedman(np.array([[0.1, 0.2], [0.3, 0.1]])).note
 
@@ -295,6 +301,14 @@ def test_wilcoxon_degenerate_cases(a, b, p, reason):
     else:
         expected = sps.wilcoxon(stats.round_ties(np.subtract(a, b))).pvalue
         assert result.p_value == pytest.approx(expected) and result.n == 3
+
+
+def test_wilcoxon_drops_a_difference_that_is_zero_but_for_float_noise():
+    # 0.1 + 0.2 - 0.3 is 5.6e-17, not 0: unrounded it would count as a positive difference
+    a, b = [0.1 + 0.2, 0.5, 0.9, 0.8, 0.2], [0.3, 0.1, 0.2, 0.4, 0.6]
+    result = stats.wilcoxon_signed_rank(a, b)
+    assert result.n == 4
+    assert result.p_value == pytest.approx(sps.wilcoxon([0.4, 0.7, 0.4, -0.4]).pvalue)
 
 
 def test_holm_matches_statsmodels_and_keeps_gaps():
