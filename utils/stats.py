@@ -24,6 +24,9 @@ import pandas as pd
 from utils.labels import labels_from_scores
 from utils.na import NotAvailable
 
+Values = Sequence[float] | np.ndarray  # numbers, as a sequence or an array
+Groups = Sequence[Values]
+
 ALPHA = 0.05
 POWER = 0.8
 P_FLOOR = 1e-4  # smaller p-values are shown as "< 0.0001": tails that far out rest on the model, not the items
@@ -110,13 +113,13 @@ def round_ties(values: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(values, dtype=float), TIE_DECIMALS)
 
 
-def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
+def _finite(values: Values) -> np.ndarray:
     """The finite values of ``values`` as a float array."""
     arr = np.asarray(values, dtype=float).ravel()
     return arr[np.isfinite(arr)]
 
 
-def _clean_groups(groups: Sequence[Sequence[float]]) -> list[np.ndarray]:
+def _clean_groups(groups: Groups) -> list[np.ndarray]:
     """Each group without NaNs; empty groups dropped."""
     cleaned = [_finite(g) for g in groups]
     return [g for g in cleaned if g.size]
@@ -145,7 +148,7 @@ def _group_problem(groups: list[np.ndarray], min_size: int = 2) -> str:
 
 
 def bootstrap_mean_ci(
-    values: Sequence[float], resamples: int, seed: int, level: float = 0.95
+    values: Values, resamples: int, seed: int, level: float = 0.95
 ) -> Estimate:
     """Mean with a percentile bootstrap CI (resampling the values, seeded)."""
     arr = _finite(values)
@@ -273,7 +276,7 @@ def icc_2_1(matrix: np.ndarray, resamples: int = 0, seed: int = 0,
     return Estimate(value=value, low=_clean_zero(low), high=_clean_zero(high), n=int(n), extra=extra)
 
 
-def flip_rate(scores_by_item: Sequence[Sequence[float]], band: float) -> Estimate:
+def flip_rate(scores_by_item: Groups, band: float) -> Estimate:
     """Share of items (with 2+ valid answers) whose label is not the same in every iteration.
 
     It grows with the number of valid answers per item; :func:`label_disagreement` does not.
@@ -312,35 +315,35 @@ def label_disagreement(matrix: np.ndarray, band: float) -> Estimate:
 # --- between-groups tests (the appendix: they ignore that every model read the same items) ---
 
 
-def one_way_anova(groups: Sequence[Sequence[float]]) -> TestResult:
+def one_way_anova(groups: Groups) -> TestResult:
     """Classic one-way ANOVA (equal variances) with eta² as effect size."""
-    groups = _clean_groups(groups)
-    problem = _group_problem(groups)
+    arrays = _clean_groups(groups)
+    problem = _group_problem(arrays)
     if problem:
-        return na(problem, sum(g.size for g in groups))
-    n = sum(g.size for g in groups)
-    if all(np.ptp(g) <= _EPS for g in groups):
+        return na(problem, sum(g.size for g in arrays))
+    n = sum(g.size for g in arrays)
+    if all(np.ptp(g) <= _EPS for g in arrays):
         return na("no variation inside any group: F undefined", n)
-    stat, p = sps.f_oneway(*groups)
-    pooled = np.concatenate(groups)
-    ss_between = sum(g.size * (g.mean() - pooled.mean()) ** 2 for g in groups)
+    stat, p = sps.f_oneway(*arrays)
+    pooled = np.concatenate(arrays)
+    ss_between = sum(g.size * (g.mean() - pooled.mean()) ** 2 for g in arrays)
     eta2 = ss_between / ((pooled - pooled.mean()) ** 2).sum()
-    return TestResult(_float(stat), _float(p), (len(groups) - 1, n - len(groups)), n, float(eta2))
+    return TestResult(_float(stat), _float(p), (len(arrays) - 1, n - len(arrays)), n, float(eta2))
 
 
-def welch_anova(groups: Sequence[Sequence[float]]) -> TestResult:
+def welch_anova(groups: Groups) -> TestResult:
     """Welch's heteroscedastic one-way ANOVA."""
-    groups = _clean_groups(groups)
-    problem = _group_problem(groups)
-    n = sum(g.size for g in groups)
+    arrays = _clean_groups(groups)
+    problem = _group_problem(arrays)
+    n = sum(g.size for g in arrays)
     if problem:
         return na(problem, n)
-    variances = np.array([g.var(ddof=1) for g in groups])
+    variances = np.array([g.var(ddof=1) for g in arrays])
     if (variances <= _EPS).any():
         return na("a group has zero variance: Welch weights undefined", n)
-    k = len(groups)
-    sizes = np.array([g.size for g in groups], dtype=float)
-    means = np.array([g.mean() for g in groups])
+    k = len(arrays)
+    sizes = np.array([g.size for g in arrays], dtype=float)
+    means = np.array([g.mean() for g in arrays])
     weights = sizes / variances
     centre = (weights * means).sum() / weights.sum()
     between = (weights * (means - centre) ** 2).sum() / (k - 1)
@@ -351,30 +354,30 @@ def welch_anova(groups: Sequence[Sequence[float]]) -> TestResult:
     return TestResult(float(stat), float(p), (k - 1, float(df2)), n)
 
 
-def kruskal_wallis(groups: Sequence[Sequence[float]]) -> TestResult:
+def kruskal_wallis(groups: Groups) -> TestResult:
     """Kruskal–Wallis H test with epsilon² effect size (ties rounded, see :func:`round_ties`)."""
-    groups = [round_ties(g) for g in _clean_groups(groups)]
-    n = sum(g.size for g in groups)
-    problem = _group_problem(groups, min_size=1)
+    arrays = [round_ties(g) for g in _clean_groups(groups)]
+    n = sum(g.size for g in arrays)
+    problem = _group_problem(arrays, min_size=1)
     if problem:
         return na(problem, n)
-    stat, p = sps.kruskal(*groups)
+    stat, p = sps.kruskal(*arrays)
     eps2 = stat / ((n**2 - 1) / (n + 1)) if n > 1 else None
-    return TestResult(_float(stat), _float(p), (len(groups) - 1,), n, eps2)
+    return TestResult(_float(stat), _float(p), (len(arrays) - 1,), n, eps2)
 
 
-def brown_forsythe(groups: Sequence[Sequence[float]]) -> TestResult:
+def brown_forsythe(groups: Groups) -> TestResult:
     """Brown–Forsythe test (Levene centred on the median) for equal spread across groups."""
-    groups = _clean_groups(groups)
-    n = sum(g.size for g in groups)
-    problem = _group_problem(groups)
+    arrays = _clean_groups(groups)
+    n = sum(g.size for g in arrays)
+    problem = _group_problem(arrays)
     if problem:
         return na(problem, n)
-    deviations = [np.abs(g - np.median(g)) for g in groups]
+    deviations = [np.abs(g - np.median(g)) for g in arrays]
     if np.ptp(np.concatenate(deviations)) <= _EPS:
-        return na("all groups have the same constant spread", n)
-    stat, p = sps.levene(*groups, center="median")
-    return TestResult(_float(stat), _float(p), (len(groups) - 1, n - len(groups)), n)
+        return na("all arrays have the same constant spread", n)
+    stat, p = sps.levene(*arrays, center="median")
+    return TestResult(_float(stat), _float(p), (len(arrays) - 1, n - len(arrays)), n)
 
 
 # --- blocked tests: items as blocks ------------------------------------------------------
@@ -551,7 +554,7 @@ def mixed_model(answers: pd.DataFrame, interaction: bool = True) -> TestResult:
 # --- paired tests on items ---------------------------------------------------------------
 
 
-def paired_differences(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
+def paired_differences(a: Values, b: Values) -> np.ndarray:
     """a − b over the positions where both are finite."""
     a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     both = np.isfinite(a_arr) & np.isfinite(b_arr)
@@ -568,7 +571,7 @@ def _paired_problem(d: np.ndarray) -> str:
     return ""
 
 
-def paired_t(a: Sequence[float], b: Sequence[float]) -> TestResult:
+def paired_t(a: Values, b: Values) -> TestResult:
     """Paired t-test of a − b over shared positions, with Cohen's d_z as effect."""
     d = paired_differences(a, b)
     problem = _paired_problem(d)
@@ -639,7 +642,7 @@ def family_p(tests: PairedColumns) -> np.ndarray:
     return np.where(zero, 1.0, tests.p)
 
 
-def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> TestResult:
+def wilcoxon_signed_rank(a: Values, b: Values) -> TestResult:
     """Wilcoxon signed-rank test of a − b (ties rounded, zero differences dropped)."""
     d = round_ties(paired_differences(a, b))
     nonzero = d[d != 0]
@@ -651,7 +654,7 @@ def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> TestResult:
     return TestResult(_float(stat), _float(p), (), int(nonzero.size))
 
 
-def mean_difference_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+def mean_difference_ci(a: Values, b: Values, level: float = 0.95) -> Estimate:
     """Mean of a − b over shared positions with a t-based CI."""
     d = paired_differences(a, b)
     if d.size == 0:
@@ -663,7 +666,7 @@ def mean_difference_ci(a: Sequence[float], b: Sequence[float], level: float = 0.
     return Estimate(value=mean, low=float(mean - half), high=float(mean + half), n=int(d.size))
 
 
-def cohens_dz(a: Sequence[float], b: Sequence[float]) -> Estimate:
+def cohens_dz(a: Values, b: Values) -> Estimate:
     """Cohen's d_z: mean difference over the SD of differences (paired)."""
     d = paired_differences(a, b)
     problem = _paired_problem(d)
@@ -735,12 +738,13 @@ def sign_test_columns(matrix: np.ndarray, left: np.ndarray, right: np.ndarray) -
                          a_items=a_items, b_items=b_items)
 
 
-def sign_test(a: Sequence[float], b: Sequence[float]) -> TestResult:
+def sign_test(a: Values, b: Values) -> TestResult:
     """Exact sign test of a − b over shared items (see :func:`sign_test_columns`)."""
     matrix = np.column_stack([np.asarray(a, dtype=float), np.asarray(b, dtype=float)])
     result = sign_test_columns(matrix, np.array([0]), np.array([1]))
     if not result.n[0]:
         return na("no shared items")
+    assert result.a_items is not None and result.b_items is not None  # sign_test_columns sets them
     extra = {"a_better": int(result.a_items[0]), "b_better": int(result.b_items[0])}
     return TestResult(float(result.t[0]), float(result.p[0]), (), int(result.n[0]), float(result.diff[0]),
                       extra=extra)
@@ -801,7 +805,7 @@ def cochran_q(matrix: np.ndarray, resamples: int = 0, seed: int = 0) -> TestResu
     return TestResult(q, float(p), (k - 1,), n, _clean_zero(q / (n * (k - 1))), extra=extra)
 
 
-def sign_test_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Estimate:
+def sign_test_interval(a: Values, b: Values, level: float = 0.95) -> Estimate:
     """The shifts δ that the exact sign test of (a − b) − δ does not reject at 1 − ``level``, and the median.
 
     The interval belongs to the test: it holds 0 whenever the sign test of a − b does not
@@ -919,7 +923,7 @@ def letter_groups(significant: np.ndarray, order: Sequence[int] | None = None) -
     ``order`` (the ranking): 'a' holds the first model.
     """
     significant = np.asarray(significant, dtype=bool)
-    k = significant.shape[0]
+    k = int(significant.shape[0])
     order = list(order) if order is not None else list(range(k))
     columns = [np.ones(k, dtype=bool)] if k else []
     for i, j in zip(*np.nonzero(np.triu(significant | significant.T, 1))):
@@ -933,8 +937,8 @@ def letter_groups(significant: np.ndarray, order: Sequence[int] | None = None) -
             else:
                 split.append(column)
         columns = _absorb(split)
-    position = {model: rank for rank, model in enumerate(order)}
-    columns.sort(key=lambda c: min(position.get(m, k) for m in np.flatnonzero(c)))
+    position: dict[int, int] = {model: rank for rank, model in enumerate(order)}
+    columns.sort(key=lambda c: min(position.get(int(m), k) for m in np.flatnonzero(c)))
     letters = [_letter(i) for i in range(len(columns))]
     return ["".join(letter for letter, c in zip(letters, columns) if c[m]) for m in range(k)]
 

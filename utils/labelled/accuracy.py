@@ -58,6 +58,8 @@ _ANSWER_COLUMNS = [
 
 
 Value = float | NotAvailable
+Labels = Sequence[str] | np.ndarray  # labels, as a sequence or an object array
+Scores = Sequence[float] | np.ndarray
 Row = dict[str, Any]  # column → value (float, int, text or NotAvailable); "notes": about the whole row
 
 
@@ -111,13 +113,13 @@ def vote_frame(answers: pd.DataFrame) -> pd.DataFrame:
 # --- label metrics -------------------------------------------------------------------
 
 
-def accuracy(gold: Sequence[str], pred: Sequence[str], empty: str = "no answers") -> Value:
+def accuracy(gold: Labels, pred: Labels, empty: str = "no answers") -> Value:
     """Share of predictions equal to the gold label."""
     gold, pred = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
     return float(np.mean(gold == pred)) if len(gold) else NotAvailable(empty)
 
 
-def class_scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, Value]]:
+def class_scores(gold: Labels, pred: Labels) -> dict[str, dict[str, Value]]:
     """Precision, recall, F1 and support per gold class ('invalid' is a miss, not a class)."""
     gold, pred = np.asarray(gold, dtype=object), np.asarray(pred, dtype=object)
     scores: dict[str, dict[str, Value]] = {}
@@ -134,22 +136,23 @@ def class_scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str
     return scores
 
 
-def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> Value:
+def macro_f1(gold: Labels, pred: Labels) -> Value:
     """Unweighted mean F1 over the classes present in gold or predictions."""
     f1s = [s["f1"] for s in class_scores(gold, pred).values() if not isinstance(s["f1"], NotAvailable)]
     return float(np.mean(f1s)) if f1s else NotAvailable("no answers")
 
 
-def weighted_f1(gold: Sequence[str], pred: Sequence[str]) -> Value:
-    """Mean F1 over classes weighted by their gold support."""
-    scores = [s for s in class_scores(gold, pred).values() if s["support"]]
-    total = sum(s["support"] for s in scores)
+def weighted_f1(gold: Labels, pred: Labels) -> Value:
+    """Mean F1 over classes weighted by their gold support (a class with gold items always has an F1)."""
+    scores = [(s["support"], s["f1"]) for s in class_scores(gold, pred).values()]
+    present = [(float(n), f1) for n, f1 in scores if isinstance(n, (int, float)) and n and isinstance(f1, float)]
+    total = sum(n for n, _ in present)
     if not total:
         return NotAvailable("no answers")
-    return float(sum(s["support"] * s["f1"] for s in scores) / total)
+    return float(sum(n * f1 for n, f1 in present) / total)
 
 
-def matthews(gold: Sequence[str], pred: Sequence[str]) -> Value:
+def matthews(gold: Labels, pred: Labels) -> Value:
     """Multiclass Matthews correlation (Gorodkin's R_K) over gold and predicted labels."""
     gold, pred = list(gold), list(pred)
     if not gold:
@@ -166,14 +169,14 @@ def matthews(gold: Sequence[str], pred: Sequence[str]) -> Value:
     return float(cov_tp / math.sqrt(cov_pp * cov_tt))
 
 
-def confusion_counts(gold: Sequence[str], pred: Sequence[str]) -> pd.DataFrame:
+def confusion_counts(gold: Labels, pred: Labels) -> pd.DataFrame:
     """Counts with gold labels as rows and predicted labels (with 'invalid') as columns."""
     pairs = Counter(zip(gold, pred))
     data = [[pairs.get((g, p), 0) for p in PREDICTED] for g in LABELS]
     return pd.DataFrame(data, index=list(LABELS), columns=list(PREDICTED))
 
 
-def label_metrics(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Value]:
+def label_metrics(gold: Labels, pred: Labels) -> dict[str, Value]:
     """Accuracy, macro and weighted F1, MCC and per-class precision/recall/F1/support."""
     row: dict[str, Value] = {
         "accuracy": accuracy(gold, pred),
@@ -189,7 +192,7 @@ def label_metrics(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Value]:
 # --- scores, agreement, calibration --------------------------------------------------
 
 
-def mean_absolute_error(scores: Sequence[float], gold_scores: Sequence[float]) -> Value:
+def mean_absolute_error(scores: Scores, gold_scores: Scores) -> Value:
     """Mean |sentiment - gold score| over valid answers."""
     scores, gold_scores = np.asarray(scores, float), np.asarray(gold_scores, float)
     if not len(scores):
@@ -197,7 +200,7 @@ def mean_absolute_error(scores: Sequence[float], gold_scores: Sequence[float]) -
     return float(np.mean(np.abs(scores - gold_scores)))
 
 
-def spearman(scores: Sequence[float], gold_scores: Sequence[float]) -> Value:
+def spearman(scores: Scores, gold_scores: Scores) -> Value:
     """Spearman rank correlation of sentiment with the gold score over valid answers."""
     scores, gold_scores = np.asarray(scores, float), np.asarray(gold_scores, float)
     if len(scores) < 3:
@@ -382,7 +385,7 @@ def _weighted_macro_f1(weights: np.ndarray, gold: np.ndarray, pred: np.ndarray) 
 
 
 def paired_bootstrap(
-    gold: Sequence[str], pred_a: Sequence[str], pred_b: Sequence[str], resamples: int, seed: int
+    gold: Labels, pred_a: Labels, pred_b: Labels, resamples: int, seed: int
 ) -> dict[str, Value]:
     """Observed A-B differences in accuracy and macro-F1 with percentile 95% CIs over items."""
     gold, a, b = (np.asarray(x, dtype=object) for x in (gold, pred_a, pred_b))
@@ -474,9 +477,10 @@ def _finite(value: Any) -> Value:
 
 def _difference(a: Value, b: Value) -> Value:
     """a - b, or the first NotAvailable."""
-    for value in (a, b):
-        if isinstance(value, NotAvailable):
-            return value
+    if isinstance(a, NotAvailable):
+        return a
+    if isinstance(b, NotAvailable):
+        return b
     return float(a) - float(b)
 
 

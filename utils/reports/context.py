@@ -42,6 +42,13 @@ class PairSpec:
         """'A vs B' with resolved names where known."""
         return f"{self.a or self.requested[0]} vs {self.b or self.requested[1]}"
 
+    @property
+    def models(self) -> tuple[str, str]:
+        """The two result folders compared; ValueError for a pair that was not resolved."""
+        if self.a is None or self.b is None:
+            raise ValueError(f"the pair {self.label} was not resolved: {self.note}")
+        return self.a, self.b
+
 
 @dataclass(frozen=True)
 class ReportOptions:
@@ -132,7 +139,7 @@ class ReportContext:
         once for the four sheets); None without gold labels."""
         if not self.has_gold_labels:
             return None
-        pairs = [(p.a, p.b) for p in self.pairs if p.ok]
+        pairs = [p.models for p in self.pairs if p.ok]
         return accuracy.accuracy_tables(self.labelled_answers, pairs, resamples=self.resamples, seed=self.seed)
 
     @cached_property

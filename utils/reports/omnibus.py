@@ -321,6 +321,6 @@ def posthoc_table(ctx: ReportContext, column: str = "Mean Sentiment") -> pd.Data
         "Model A": names[left], "Model B": names[right], "Shared Items": tests.n,
         "Mean Diff (A−B)": tests.diff, "Diff CI Low": tests.low, "Diff CI High": tests.high, "t": tests.t,
         "p (paired t)": tests.p, "Holm p": adjusted,
-        "Significant (Holm)": np.where(np.isnan(adjusted), None, np.where(adjusted < stats.ALPHA, "yes", "no")),
+        "Significant (Holm)": [None if pd.isna(p) else "yes" if p < stats.ALPHA else "no" for p in adjusted],
         "Notes": tests.reasons,
     }, columns=POSTHOC_COLUMNS)

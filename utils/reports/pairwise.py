@@ -40,7 +40,7 @@ def pairwise_table(ctx: ReportContext) -> pd.DataFrame:
         rows.extend(_pair_row(ctx, pair, metric) for metric in metrics)
     table = _add_holm(pd.DataFrame(rows, columns=PAIRWISE_COLUMNS))
     holm = pd.to_numeric(table["Holm p"], errors="coerce")
-    table["Significant (Holm)"] = np.where(holm.isna(), None, np.where(holm < stats.ALPHA, "yes", "no"))
+    table["Significant (Holm)"] = [None if pd.isna(p) else "yes" if p < stats.ALPHA else "no" for p in holm]
     return table
 
 
@@ -116,9 +116,9 @@ def per_article_table(ctx: ReportContext) -> pd.DataFrame:
     sides: dict[tuple[str, str], pd.DataFrame] = {}
     for pair in ctx.pairs:
         if pair.ok:
-            for model, suffix in ((pair.a, "A"), (pair.b, "B")):
+            for model, suffix in zip(pair.models, ("A", "B")):
                 if (model, suffix) not in sides:
-                    sides[(model, suffix)] = _side(ctx, model, suffix)  # type: ignore[arg-type]
+                    sides[(model, suffix)] = _side(ctx, model, suffix)
     frames = [_pair_articles(sides, pair) for pair in ctx.pairs if pair.ok]
     if not frames:
         why = "no comparison pair could be resolved (see Pairwise)" if ctx.pairs else "fewer than 2 models"
@@ -137,14 +137,15 @@ def _side(ctx: ReportContext, model: str, suffix: str) -> pd.DataFrame:
 
 def _pair_articles(sides: dict[tuple[str, str], pd.DataFrame], pair: PairSpec) -> pd.DataFrame:
     """Rows of the Per Article sheet for one pair, from the models' side tables."""
-    joined = sides[(pair.a, "A")].join(sides[(pair.b, "B")], how="outer").reset_index()  # type: ignore[index]
+    a, b = pair.models
+    joined = sides[(a, "A")].join(sides[(b, "B")], how="outer").reset_index()
     joined["Sentiment Diff (A−B)"] = joined["Mean Sentiment A"] - joined["Mean Sentiment B"]
     joined["Title"] = joined["_title A"].fillna(joined["_title B"]).fillna("")
-    joined["Pair"], joined["Model A"], joined["Model B"] = pair.label, pair.a, pair.b
-    sides = [[_side_note(model, v, t, c) for v, t, c in
+    joined["Pair"], joined["Model A"], joined["Model B"] = pair.label, a, b
+    notes = [[_side_note(model, v, t, c) for v, t, c in
               zip(joined[f"_valid {x}"], joined[f"Inference Rate (s) {x}"], joined[f"Confidence {x}"])]
-             for model, x in ((pair.a, "A"), (pair.b, "B"))]
-    joined["Notes"] = [join_notes([("", a), ("", b)]) for a, b in zip(*sides)]
+             for model, x in ((a, "A"), (b, "B"))]
+    joined["Notes"] = [join_notes([("", note_a), ("", note_b)]) for note_a, note_b in zip(*notes)]
     return joined
 
 

@@ -66,6 +66,7 @@ def chat_within_context(backend: Backend, build: BuildMessages, article: str, sa
     still flagged ``prompt_truncated``) is returned; without one, an empty invalid answer.
     """
     text, first_tokens, last = article, None, None
+    tokens: int | None
     room = context_tokens - sampling.max_tokens  # what the prompt may use, the answer getting the rest
     for _ in range(MAX_ATTEMPTS):
         messages = build(text)

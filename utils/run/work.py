@@ -72,10 +72,11 @@ def to_result(item: Item, completion: Completion, *, error: str | None = None,
     a too-long prompt to the context (utils/run/fit.py)."""
     parsed = parse_answer(completion.text)
     text = completion.text.strip()
+    response = parsed.response if parsed.valid else None
     return ItemResult(
-        reasoning=parsed.response.reasoning if parsed.valid else "",
-        sentiment=parsed.response.sentiment if parsed.valid else None,
-        confidence=parsed.response.confidence if parsed.valid else None,
+        reasoning=response.reasoning if response is not None else "",
+        sentiment=response.sentiment if response is not None else None,
+        confidence=response.confidence if response is not None else None,
         valid=parsed.valid,
         url=item.url,
         published=item.published,
