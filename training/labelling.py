@@ -29,7 +29,7 @@ from training.config import ArticleLabelSettings, TrainingConfig
 from utils.errors import DatasetError, HarnessError
 from utils.items import Item
 from utils.labels import label_from_score
-from utils.news.articles import load_snapshot
+from utils.news.snapshot_store import load_snapshot
 from utils.run.results import ItemResult, load_result, result_path
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from tests.helpers import PROJECT, SMOLLM2, write_config
 from utils.backends import Sampling, create_backend
 from utils.config import load_config
 from utils.errors import PromptTooLong, BackendUnavailable, ModelNotFound
-from utils.news.articles import load_snapshot
+from utils.news.snapshot_store import load_snapshot
 from utils.answers import parse_answer
 from utils.run.prompts import load_templates
 

@@ -19,7 +19,7 @@ from utils.config import Config
 from utils.errors import ArticlesError, ConfigError
 from utils.items import article_key
 from utils.news import ensure_snapshot
-from utils.news.articles import dated_snapshots, latest_snapshot, load_snapshot
+from utils.news.snapshot_store import dated_snapshots, latest_snapshot, load_snapshot
 from utils.news.extract import SEPARATOR
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -10,7 +10,7 @@ import pytest
 
 import generate_model_sentiments
 from tests.helpers import FEED_PATH, HTML, SMOLLM2, no_robots_txt, render_feed, write_config
-from utils.news.articles import dated_snapshots
+from utils.news.snapshot_store import dated_snapshots
 from utils.run.results import load_result
 
 STORY = (

@@ -24,7 +24,7 @@ from benchmarks.bench_extraction import (
 )
 from tests.helpers import FEED_PATH, HTML, news_config, no_robots_txt
 from utils.news import ensure_snapshot
-from utils.news.articles import load_snapshot
+from utils.news.snapshot_store import load_snapshot
 from utils.news.extract import SEPARATOR, main_text
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"

@@ -13,7 +13,7 @@ import pytest
 from tests.helpers import PROJECT, write_model_results
 from utils.errors import ArticlesError
 from utils.items import snapshot_label, snapshot_mismatch
-from utils.news.articles import (
+from utils.news.snapshot_store import (
     LATEST_FILE,
     dated_snapshots,
     latest_snapshot,

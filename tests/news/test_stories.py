@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import HTML, news_config, render_feed
 from utils.errors import ArticlesError
 from utils.news import ensure_snapshot
-from utils.news.articles import dated_snapshots, latest_snapshot, load_snapshot
+from utils.news.snapshot_store import dated_snapshots, latest_snapshot, load_snapshot
 from utils.news.extract import SEPARATOR
 from utils.run.sources import news_input
 

@@ -15,7 +15,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r re
 
 from tests.helpers import PROJECT, SMOLLM2, write_config, write_snapshot  # noqa: E402
 from utils.config import load_config  # noqa: E402
-from utils.news.articles import load_snapshot  # noqa: E402
+from utils.news.snapshot_store import load_snapshot  # noqa: E402
 from utils.run.prompts import load_templates  # noqa: E402
 from utils.run.ray_executor import ACTOR_NAME, RayExecutor  # noqa: E402
 from utils.run.runner import RunPlan, run_benchmark  # noqa: E402

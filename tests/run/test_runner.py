@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import PROJECT, SMOLLM2, write_config, write_snapshot
 from tests.scripted import ANSWER
-from utils.news.articles import load_snapshot
+from utils.news.snapshot_store import load_snapshot
 from utils.config import load_config
 from utils.errors import BackendUnavailable, ModelNotFound
 from utils.run.prompts import load_templates

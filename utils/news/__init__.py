@@ -1,7 +1,7 @@
 """News acquisition: Yahoo Finance headlines for a ticker, scraped into dated snapshots.
 
 The core run calls :func:`ensure_snapshot` and then reads the file with
-``utils.news.articles.load_snapshot``; every model and iteration reads the same
+``utils.news.snapshot_store.load_snapshot``; every model and iteration reads the same
 articles, and a run can be replayed offline, or pinned to an older snapshot, from the
 snapshot files alone.
 """
@@ -19,8 +19,8 @@ from utils.config import Config
 from utils.errors import ArticlesError, ConfigError, NewsError
 from utils.news.companies import Company, QuoteSearch, normalize_ticker, resolve_company
 from utils.news.fetcher import Fetcher, FetchError
-from utils.news.articles import latest_snapshot, new_snapshot_path, point_latest, select_snapshot, ticker_folder
-from utils.news.snapshot import make_snapshot, write_snapshot
+from utils.news.snapshot_store import latest_snapshot, new_snapshot_path, point_latest, select_snapshot, ticker_folder
+from utils.news.snapshot_build import make_snapshot, write_snapshot
 
 if TYPE_CHECKING:  # the scraper is imported when used, so that `python -m utils.news.extract` runs clean
     from utils.news.scraper import Harvest

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
-from utils.news.articles import SkippedItem
+from utils.news.snapshot_store import SkippedItem
 from utils.errors import NewsError
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from utils.config import Config
 from utils.items import Item
-from utils.news.articles import SkippedItem
+from utils.news.snapshot_store import SkippedItem
 from utils.news.boilerplate import Rules, load_rules
 from utils.news.companies import Company
 from utils.news.duplicates import DuplicateIndex
@@ -16,7 +16,7 @@ from utils.news.extract import ArticleSkipped, extract_article, is_consent_wall
 from utils.news.feed import FeedItem, feed_url, parse_feed, select_items
 from utils.news.fetcher import FEED_TYPES, HTML_TYPES, FetchError, Fetcher, NetworkUnavailable
 from utils.news.robots import Robots
-from utils.news.snapshot import make_article
+from utils.news.snapshot_build import make_article
 
 logger = logging.getLogger(__name__)
 

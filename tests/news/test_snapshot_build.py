@@ -6,11 +6,11 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
-from utils.news.articles import SkippedItem, load_snapshot
+from utils.news.snapshot_store import SkippedItem, load_snapshot
 from utils.items import article_key
 from utils.news.companies import Company
 from utils.news.feed import FeedItem
-from utils.news.snapshot import SOURCE, make_article, make_snapshot, write_snapshot
+from utils.news.snapshot_build import SOURCE, make_article, make_snapshot, write_snapshot
 
 NVIDIA = Company("NVDA", "Nvidia", ("NVIDIA Corporation",))
 ITEM = FeedItem(

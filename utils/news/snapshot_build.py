@@ -1,4 +1,4 @@
-"""The scraped snapshot: the same shape the core run reads, written atomically."""
+"""Building a snapshot from the scraped articles: the shape the snapshot store reads back, written atomically."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from utils.io import write_json_atomic
 from utils.items import Item, article_key
-from utils.news.articles import SkippedItem, Snapshot
+from utils.news.snapshot_store import SkippedItem, Snapshot
 from utils.news.companies import Company
 from utils.news.feed import FeedItem
 
