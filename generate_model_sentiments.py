@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, metavar="PATH",
                         help="configuration file (default: config.yaml next to this script)")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="run only these configured models")
-    parser.add_argument("--iterations", type=int, metavar="N", help="iterations per model (default: sample_size)")
+    parser.add_argument("--iterations", type=int, metavar="N", help="iterations per model (default: iterations in the config)")
     parser.add_argument("--output-dir", type=Path, metavar="DIR", help="results folder (default: sentiment_save_folder)")
     parser.add_argument("--force", action="store_true", help="redo units that already have a result file")
     parser.add_argument("--keep-stale", action="store_true",
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             company_name=source.company_name,
             items=source.items,
             models=models,
-            iterations=args.iterations or config.sample_size,
+            iterations=args.iterations or config.iterations,
             output_dir=args.output_dir or config.sentiment_save_folder,
             source=source.source,
             force=args.force,

@@ -41,7 +41,7 @@ sys.path.insert(0, str(PROJECT))
 
 from utils.backends import Sampling, create_backend  # noqa: E402
 from utils.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
-from utils.news.articles import load_snapshot  # noqa: E402
+from utils.news.snapshot_store import load_snapshot  # noqa: E402
 from utils.run.prompts import load_templates  # noqa: E402
 from utils.run.results import load_result, result_path  # noqa: E402
 from utils.run.runner import RunPlan, make_executor, run_benchmark  # noqa: E402
@@ -123,7 +123,7 @@ def _write_kill_run(work: Path, config, articles: int) -> None:
     (work / "articles").mkdir(parents=True, exist_ok=True)
     (work / "articles" / "NVDA.json").write_text(json.dumps(data), encoding="utf-8")
     spec = config.model("smollm2-135m-instruct:q4_1").model_dump(mode="json", exclude_none=True)
-    settings = {"models_to_test": [spec], "sample_size": 2, "num_tokens_to_predict": config.num_tokens_to_predict,
+    settings = {"models_to_test": [spec], "iterations": 2, "num_tokens_to_predict": config.num_tokens_to_predict,
                 "context_window_size": 4096, "messages_folder": str(PROJECT / "messages"),
                 "articles_folder": "articles", "sentiment_save_folder": "sentiments"}
     (work / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")

@@ -50,7 +50,7 @@ def evaluation_config(config: TrainingConfig, quants: list[str]) -> Path:
         "models_to_test": [base, *tuned],
         "comparison_pairs": [[base["name"], e["name"]] for e in tuned]
         + [[tuned[0]["name"], e["name"]] for e in tuned[1:]],
-        "sample_size": config.evaluate.iterations,
+        "iterations": config.evaluate.iterations,
         "num_tokens_to_predict": 160,
         "context_window_size": 4096,
         "messages_folder": str(config.prompts_folder),

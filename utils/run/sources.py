@@ -11,7 +11,7 @@ from utils.config import Config
 from utils.errors import ArticlesError
 from utils.io import file_sha256
 from utils.items import Item
-from utils.news.articles import load_snapshot, snapshot_id
+from utils.news.snapshot_store import load_snapshot, snapshot_id
 
 log = logging.getLogger(__name__)
 
