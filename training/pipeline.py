@@ -1,9 +1,9 @@
 """``training all``: dataset → fine-tune → export → Modelfiles → (register) → base vs fine-tune on the test split.
 
-The comparison goes through the harness's own command lines: generate_model_sentiments.py
-over exactly the held-out test split (``--split test``), then the metrics and comparison
-report, so the fine-tune (zero-shot, every quantization) and its base (five-shot) are
-scored by the same code, with the same paired significance tests, as any other model.
+The comparison goes through the harness's own run and report functions
+(:mod:`utils.run.pipeline`, :mod:`utils.reports.pipeline`): every model over exactly the
+held-out test split, then the metrics and comparison report, so the fine-tune (zero-shot,
+every quantization) and its base (five-shot) are scored by the same code, with the same paired significance tests, as any other model.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import yaml
 
 from training.config import TrainingConfig
 from utils.cli import EXIT_FAILURES, EXIT_OK
+from utils.config import Config
 from utils.errors import HarnessError
+from utils.reports.model_labels import ModelLabel
+from utils.reports.pipeline import ReportSettings, run_comparison
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +72,41 @@ def evaluation_config(config: TrainingConfig, quants: list[str]) -> Path:
 
 def evaluate(config: TrainingConfig, quants: list[str], show_progress: bool = False) -> int:
     """Run the harness over the test split and write the comparison report; returns the worst exit code."""
-    import generate_model_comparison_report
-    import generate_model_sentiments
+    from utils.config import load_config
+    from utils.run.pipeline import RunOptions, run_dataset
 
     if config.dataset.fpb_path is None:
         raise HarnessError("evaluate: needs dataset.fpb_path (the test split is scored on FinancialPhraseBank)")
-    harness_config = evaluation_config(config, quants)
-    argv = ["--config", str(harness_config), "--dataset", "fpb", "--dataset-path", str(config.dataset.fpb_path),
-            "--agreement", config.evaluate.agreement, "--split", "test",
-            "--split-file", str(config.data_dir / "splits.json")]
-    if config.evaluate.limit:
-        argv += ["--limit", str(config.evaluate.limit)]
-    if not show_progress:
-        argv.append("-q")
-    run_code = generate_model_sentiments.main(argv)
+    harness = load_config(evaluation_config(config, quants))
+    outcome = run_dataset(harness, "fpb", config.dataset.fpb_path, RunOptions(show_progress=show_progress),
+                          agreement=config.evaluate.agreement, limit=config.evaluate.limit,
+                          split="test", split_file=config.data_dir / "splits.json")
     subject = f"FPB-{_LEVEL_NAMES[config.evaluate.agreement]}-test"
-    report_code = generate_model_comparison_report.main(["--config", str(harness_config), "--company", subject, "-q"])
-    print(f"comparison report: {config.evaluate.output_dir / 'reports' / 'model_comparison_report.xlsx'}")
-    return max(run_code, report_code)
+    report_code = comparison_report(harness, subject)
+    print(f"comparison report: {harness.report_output_file}")
+    return max(outcome.exit_code, report_code)
+
+
+def report_settings(harness: Config, subject: str) -> ReportSettings:
+    """The report settings of a harness config written here (its paths are absolute), for one subject."""
+    specs = harness.models_to_test
+    return ReportSettings(
+        sentiments_dir=harness.sentiment_save_folder, metrics_csv=harness.report_output_csv_file,
+        report_xlsx=harness.report_output_file, csv_folder=harness.report_output_csv_folder,
+        heatmaps_dir=harness.heatmaps_folder, company=subject, models=[s.folder_name for s in specs],
+        labels={s.folder_name: ModelLabel(s.folder_name, s.family, s.quantization, s.prompt_mode, s.backend)
+                for s in specs},
+        pairs=[tuple(p) for p in harness.comparison_pairs], seed=harness.seed,
+        resamples=harness.bootstrap_resamples, neutral_band=harness.neutral_band,
+    )
+
+
+def comparison_report(harness: Config, subject: str) -> int:
+    """The comparison workbook of ``subject``: 0, or 1 when some result files had to be skipped."""
+    outcome = run_comparison(report_settings(harness, subject))
+    for problem in outcome.problems:
+        log.warning("%s", problem)
+    return EXIT_FAILURES if outcome.problems else EXIT_OK
 
 
 def run_all(config: TrainingConfig, append_to: Path | None = None, register: bool = True,
