@@ -30,7 +30,7 @@ COLUMNS = [
     "model", "subject", "iteration", "key", "valid", "sentiment", "confidence", "time_taken",
     "reasoning", "url", "published", "title", "gold_label", "gold_score",
     "prompt_tokens", "completion_tokens", "prompt_truncated", "bare_json", "finish_reason",
-    "backend", "family", "quantization", "prompt_mode", "snapshot", "file",
+    "backend", "family", "quantization", "prompt_mode", "prompt_set", "snapshot", "file",
 ]
 
 
@@ -103,6 +103,7 @@ def load_results_frame(
                 "family": result.family,
                 "quantization": result.quantization,
                 "prompt_mode": result.prompt_mode,
+                "prompt_set": _prompt_set(result.settings),
                 "snapshot": label,
                 "file": str(path),
             })
@@ -123,6 +124,12 @@ def load_results_frame(
         frame["time_taken"] = pd.to_numeric(frame["time_taken"], errors="coerce")
     _warn_mixed_snapshots(snapshots)
     return LoadedResults(frame=frame, problems=problems, files_read=files_read, snapshots=snapshots)
+
+
+def _prompt_set(settings: dict) -> str | None:
+    """The prompt folder a result file says its model was asked with (None: not recorded)."""
+    folder = settings.get("prompt_set") or settings.get("messages_folder")
+    return str(folder) if folder else None
 
 
 def _warn_mixed_snapshots(snapshots: dict[tuple[str, str], set[str]]) -> None:

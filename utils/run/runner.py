@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from utils.backends import create_backend
 from utils.config import Config, ModelSpec
@@ -24,7 +24,7 @@ from utils.items import Item
 from utils.run.executors import Executor, InlineExecutor, ProcessExecutor
 from utils.run.journal import Journal, journal_path
 from utils.run.progress import Progress
-from utils.run.prompts import PromptTemplates
+from utils.run.prompts import PromptTemplates, load_templates
 from utils.run.results import (
     SCHEMA_VERSION, ArticleResult, IterationResult, load_result, result_path, save_result,
     weighted_average_sentiment,
@@ -53,6 +53,27 @@ class RunPlan:
     source: dict[str, Any] = field(default_factory=dict)
     force: bool = False
     keep_stale: bool = False
+    # The prompt set of each model with its own messages_folder, by model name (else ``templates``);
+    # read from that folder when not given.
+    model_templates: Mapping[str, PromptTemplates] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        given = dict(self.model_templates)
+        read: dict[Path, PromptTemplates] = {}
+        for spec in self.models:
+            if spec.messages_folder is not None and spec.name not in given:
+                if spec.messages_folder not in read:
+                    read[spec.messages_folder] = load_templates(spec.messages_folder)
+                given[spec.name] = read[spec.messages_folder]
+        object.__setattr__(self, "model_templates", given)
+
+    def templates_for(self, spec: ModelSpec) -> PromptTemplates:
+        """The prompt set ``spec`` is asked with."""
+        return self.model_templates.get(spec.name, self.templates)
+
+    def prompt_set(self, spec: ModelSpec) -> str:
+        """The folder of that prompt set, as recorded in result files."""
+        return str(spec.messages_folder or self.config.messages_folder)
 
 
 def _now() -> str:
@@ -106,9 +127,9 @@ class Driver:
     def _unit(self, spec: ModelSpec, iteration: int, model_id: str | None) -> Unit | None:
         plan = self.plan
         path = result_path(plan.output_dir, spec.folder_name, plan.subject, iteration)
-        settings = unit_settings(plan.config, plan.templates, spec, company_name=plan.company_name,
+        settings = unit_settings(plan.config, plan.templates_for(spec), spec, company_name=plan.company_name,
                                  seed=plan.config.seed + iteration, model_id=model_id,
-                                 items_fingerprint=self.items_fingerprint)
+                                 items_fingerprint=self.items_fingerprint, prompt_set=plan.prompt_set(spec))
         journal = Journal(journal_path(path))
         note = None
         if not plan.force:
@@ -261,7 +282,8 @@ def model_identity(spec: ModelSpec, config: Config, factory: BackendFactory) -> 
 
 def make_executor(plan: RunPlan, factory: BackendFactory, workers: int | None = None,
                   executor: str | None = None, ray_address: str | None = None) -> Executor:
-    context = WorkContext(plan.config, plan.templates, plan.company_name, {i.key: i for i in plan.items})
+    context = WorkContext(plan.config, plan.templates, plan.company_name, {i.key: i for i in plan.items},
+                          model_templates=dict(plan.model_templates))
     executor = executor or plan.config.executor
     workers = workers or plan.config.workers
     if executor == "ray":

@@ -5,7 +5,8 @@ same prompt (fingerprint of the system message, examples and template), the same
 file (SHA-256) or Ollama digest, temperature, token limit, decoding mode, seed, chat
 format and, for llama.cpp, flash attention when it is on (another attention kernel sums in
 another order, which can flip a near-tie in greedy decoding; with it on, the thread count
-can too). For an OpenAI-compatible server the model id covers the base URL, the model's
+can too), and the model's own prompt set (``messages_folder`` on its models_to_test entry)
+when it has one. For an OpenAI-compatible server the model id covers the base URL, the model's
 ``/models`` entry and version headers, and ``server_options`` its stop sequences and
 server-specific request fields (the harness's ``repeat_penalty`` is not an OpenAI field and
 is not sent, so it is recorded as None). Settings that do not change an answer otherwise
@@ -28,15 +29,21 @@ from utils.run.prompts import PromptTemplates
 FINGERPRINT_KEYS = (
     "prompt_fingerprint", "company_name", "model_id", "temperature", "repeat_penalty",
     "num_tokens_to_predict", "decoding", "stop_after_json", "seed", "chat_format", "items_fingerprint",
-    "flash_attn", "server_options",
+    "flash_attn", "server_options", "messages_folder",
 )
 # Fingerprinted only when set (not None): the setting's default leaves older files current.
-OPTIONAL_KEYS = ("flash_attn", "server_options")
+OPTIONAL_KEYS = ("flash_attn", "server_options", "messages_folder")
 
 
 def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *, company_name: str,
-                  seed: int, model_id: str | None, items_fingerprint: str | None = None) -> dict[str, Any]:
-    """Everything recorded under ``settings`` in a result file, fingerprint included."""
+                  seed: int, model_id: str | None, items_fingerprint: str | None = None,
+                  prompt_set: str | None = None) -> dict[str, Any]:
+    """Everything recorded under ``settings`` in a result file, fingerprint included.
+
+    ``templates`` are the model's own prompt set when it names a ``messages_folder``;
+    ``prompt_set`` is the folder they were read from (recorded, not fingerprinted: the
+    global folder's texts are covered by ``prompt_fingerprint``).
+    """
     settings = {
         "temperature": config.default_temperature,
         "repeat_penalty": None if spec.backend == "openai" else config.repeat_penalty,
@@ -46,6 +53,8 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
         "stop_after_json": config.stop_after_json if spec.backend == "llama_cpp" else False,
         "flash_attn": True if spec.backend == "llama_cpp" and config.flash_attn else None,
         "prompt_fingerprint": templates.fingerprint(spec.prompt_mode),
+        "prompt_set": prompt_set,
+        "messages_folder": None if spec.messages_folder is None else str(spec.messages_folder),
         "company_name": company_name,
         "chat_format": spec.chat_format,
         "seed": seed,
