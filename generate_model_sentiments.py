@@ -20,6 +20,7 @@ examples:
   python generate_model_sentiments.py -c MSFT --models smollm2-135m-instruct:q4_1 --iterations 5
   python generate_model_sentiments.py -c AMD --refresh          # scrape fresh news first
   python generate_model_sentiments.py -c AMD --fetch-only       # only build the article snapshot
+  python generate_model_sentiments.py -c AMD --labels amd_labels.csv  # score accuracy on your labels
   python generate_model_sentiments.py --dataset fpb --dataset-path ../shared/data/FinancialPhraseBank-v1.0 --limit 60
   python generate_model_sentiments.py --dataset csv --dataset-path data/labelled/sample.csv
 
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     news.add_argument("--snapshot", metavar="PATH|DATE",
                       help="read this snapshot file, or the ticker's latest snapshot of that date or time "
                            "(e.g. 2026-11-24, 2026-11-24T0930) instead of the latest")
+    news.add_argument("--labels", type=Path, metavar="FILE",
+                      help="gold labels for the snapshot's articles: a CSV of key,label rows (positive, "
+                           "negative, neutral or mixed); the reports then score accuracy on them")
     data = parser.add_argument_group("labelled datasets (instead of news)")
     data.add_argument("--dataset", choices=["fpb", "csv"], help="fpb: FinancialPhraseBank v1.0; csv: text,label file")
     data.add_argument("--dataset-path", type=Path, metavar="PATH", help="FinancialPhraseBank folder or CSV file")
@@ -83,6 +87,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("--snapshot reads an existing snapshot; it cannot be combined with --refresh or --fetch-only")
     if args.snapshot and len(tickers(args.company)) > 1 and _is_path(args.snapshot):
         parser.error("--snapshot PATH names one ticker's file; give a date to pin several tickers")
+    if args.labels and (args.dataset or args.fetch_only or len(tickers(args.company)) > 1):
+        parser.error("--labels labels one ticker's snapshot; it cannot be combined with --dataset, "
+                     "--fetch-only or several tickers")
     if args.dataset and args.dataset_path is None:
         parser.error("--dataset needs --dataset-path")
     if args.split and not args.dataset:
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{source.subject}: {len(source.items)} articles in {source.source['snapshot']}")
             return EXIT_OK
         return run_news(config, tickers(args.company), options, refresh=args.refresh, offline=args.offline,
-                        snapshot=args.snapshot).exit_code
+                        snapshot=args.snapshot, labels=args.labels).exit_code
 
     return run_cli(run)
 

@@ -306,7 +306,8 @@ def accuracy_figures(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     if not ctx.has_gold_labels:
         return []
     answers = ctx.labelled_answers  # the figures need no significance tests: skip the bootstrap
-    tables = {"Accuracy": accuracy.accuracy_table(answers), "Calibration": accuracy.calibration_table(answers)}
+    tables = {"Accuracy": ctx.mark_synthetic(accuracy.accuracy_table(answers)),
+              "Calibration": accuracy.calibration_table(answers)}
     return [FigureJob(accuracy_plots, (tables, folder))]
 
 

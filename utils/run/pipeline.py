@@ -54,19 +54,21 @@ def selected_models(config: Config, names: Sequence[str] | None) -> list[ModelSp
 
 
 def news_inputs(config: Config, tickers: Sequence[str], *, refresh: bool = False, offline: bool = False,
-                snapshot: str | None = None) -> list[RunInput]:
+                snapshot: str | None = None, labels: Path | None = None) -> list[RunInput]:
     """Every ticker's articles, settled before any model runs (a bad ticker or snapshot stops
     the command at once, not after the first ticker's inference)."""
-    return [news_input(ticker, config, refresh=refresh, offline=offline, snapshot=snapshot)
+    return [news_input(ticker, config, refresh=refresh, offline=offline, snapshot=snapshot, labels=labels)
             for ticker in tickers or [config.ticker_symbol.upper()]]
 
 
 def run_news(config: Config, tickers: Sequence[str], options: RunOptions | None = None, *,
-             refresh: bool = False, offline: bool = False, snapshot: str | None = None) -> RunOutcome:
-    """Every model over each ticker's article snapshot, ticker after ticker."""
+             refresh: bool = False, offline: bool = False, snapshot: str | None = None,
+             labels: Path | None = None) -> RunOutcome:
+    """Every model over each ticker's article snapshot, ticker after ticker (``labels``: a
+    ``key,label`` CSV of gold labels for its articles)."""
     options = options or RunOptions()
     models = selected_models(config, options.models)
-    inputs = news_inputs(config, tickers, refresh=refresh, offline=offline, snapshot=snapshot)
+    inputs = news_inputs(config, tickers, refresh=refresh, offline=offline, snapshot=snapshot, labels=labels)
     return run_inputs(config, inputs, models, options)
 
 

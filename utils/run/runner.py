@@ -136,6 +136,7 @@ class Driver:
             state, note = self._existing(path, settings)
             if state == "done" or (state == "stale" and plan.keep_stale):
                 journal.discard()  # a journal left by a kill between the write and its removal
+                self._relabel(path)
                 kept = f"kept although stale ({note})" if state == "stale" else None
                 self.summary.outcomes.append(UnitOutcome(spec.name, iteration, "skipped", path, note=kept))
                 self.progress.skip(len(self.keys))
@@ -171,6 +172,32 @@ class Driver:
             return "broken", None
         change = settings_change(result.settings, settings)
         return ("stale", change) if change else ("done", None)
+
+    def _relabel(self, path: Path) -> None:
+        """Give a finished file the items' current gold labels (a new --labels file, or labels
+        read from the snapshot since): they do not change an answer, so nothing is asked again."""
+        result = load_result(path)
+        answers = self._with_gold(result.sentiments)
+        labels = self.plan.source.get("labels")
+        if answers == result.sentiments and result.source.get("labels") == labels:
+            return
+        source = {k: v for k, v in result.source.items() if k != "labels"}
+        if labels is not None:
+            source["labels"] = labels
+        try:
+            save_result(path, result.model_copy(update={"sentiments": answers, "source": source}))
+        except ResultFileError as exc:
+            log.warning("%s: could not update the gold labels: %s", path, exc)
+            return
+        log.info("%s: gold labels updated", path)
+
+    def _with_gold(self, answers: dict[str, ArticleResult]) -> dict[str, ArticleResult]:
+        """``answers`` with each item's gold label and score as the items carry them now."""
+        items = {item.key: item for item in self.plan.items}
+        return {key: answer if (answer.gold_label, answer.gold_score) == (items[key].gold_label, items[key].gold_score)
+                else answer.model_copy(update={"gold_label": items[key].gold_label,
+                                               "gold_score": items[key].gold_score})
+                for key, answer in answers.items()}
 
     def tasks(self, units: Sequence[Unit], chunk_size: int) -> list[Task]:
         """Missing items of each unit, in chunks, unit after unit."""
@@ -243,7 +270,9 @@ class Driver:
         ))
 
     def result(self, unit: Unit) -> IterationResult:
-        answers = {key: unit.journal.answers[key] for key in self.keys}  # item order, however they arrived
+        # item order, however they arrived; gold labels as the items carry them now (a resumed
+        # journal may hold answers given before a --labels file changed)
+        answers = self._with_gold({key: unit.journal.answers[key] for key in self.keys})
         spec, plan = unit.spec, self.plan
         return IterationResult(
             average_sentiment=weighted_average_sentiment(answers.values()),

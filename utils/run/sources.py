@@ -27,9 +27,14 @@ class RunInput:
 
 
 def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: bool = False,
-               snapshot: str | None = None) -> RunInput:
+               snapshot: str | None = None, labels: Path | None = None) -> RunInput:
     """The article snapshot of ``ticker``: the latest, or the one ``snapshot`` (a path or a
-    date) pins; fetched first on refresh or when the ticker has none."""
+    date) pins; fetched first on refresh or when the ticker has none.
+
+    The articles carry gold labels where they have them: from ``labels`` (a ``key,label``
+    CSV) when given, else their own ``intended_sentiment`` (the shipped synthetic samples').
+    """
+    from utils.labelled.article_labels import file_labels, intended_labels
     from utils.news import ensure_snapshot
 
     path = ensure_snapshot(ticker, config, refresh=refresh, offline=offline, snapshot=snapshot)
@@ -41,6 +46,13 @@ def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: b
     else:
         log.info("%s: reading snapshot %s", ticker, path)
     company = loaded.company_name or ticker
+    if labels is not None:
+        labelled = file_labels(loaded.articles, labels, str(path))
+    else:
+        labelled = intended_labels(loaded.articles, loaded.synthetic)
+    if labelled.origin is not None:
+        log.info("%s: %d article(s) with a %s gold label (%d mixed, not scored)", ticker, labelled.labelled,
+                 labelled.origin, labelled.counts.get("mixed", 0))
     source = {
         "kind": "news",
         "ticker": ticker,
@@ -51,7 +63,9 @@ def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: b
         "synthetic": loaded.synthetic,
         "items": len(loaded.articles),
     }
-    return RunInput(subject=ticker, company_name=company, items=loaded.articles, source=source)
+    if labelled.origin is not None:
+        source["labels"] = labelled.source_info()
+    return RunInput(subject=ticker, company_name=company, items=labelled.items, source=source)
 
 
 # Datasets mix many companies; the prompt then asks about the company the text is about.
