@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+import generate_heatmaps
 import generate_model_comparison_report
 import generate_model_sentiments
 from tests.helpers import SMOLLM2, read_sheet, sheet_lines, write_config, write_snapshot
@@ -108,8 +109,13 @@ def test_synthetic_labels_give_accuracy_sheets_marked_synthetic_but_do_not_rank(
     head, _ = sheet_lines(book, "Leaderboard")
     assert any("SYNTHETIC" in line for line in head)
     assert any(line.startswith("Ranked by Valid JSON Rate") for line in head)
+    omnibus = read_sheet(book, "Omnibus")
+    assert any("gold labels of NVDA are synthetic" in str(note) for note in omnibus["Notes"])
     metrics = read_sheet(project / "out" / "model_metrics.xlsx", "Summary").set_index("Model Name")
     assert metrics.loc["good", "Gold Labels"] == "synthetic"
+    assert generate_heatmaps.main(["--config", str(project / "config.yaml"), "--company", "NVDA",
+                                   "--output-dir", str(project / "out"), "-q"]) == 0
+    assert (project / "out" / "heatmaps" / "accuracy_f1_NVDA.png").is_file()
 
 
 def test_labels_from_a_file_rank_by_accuracy_and_relabel_finished_results(answered):
