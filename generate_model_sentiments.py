@@ -4,27 +4,23 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from utils.cli import EXIT_FAILURES, EXIT_OK, run_cli, setup_logging
+from utils.cli import EXIT_OK, run_cli, setup_logging
 from utils.config import DEFAULT_CONFIG_PATH, load_config
 from utils.labelled.splits import DEFAULT_SPLIT_FILE
-from utils.run.sources import dataset_input, news_input
-from utils.run.prompts import load_templates
-from utils.run.runner import RunPlan, run_benchmark, summary_table
-
-log = logging.getLogger("generate_model_sentiments")
+from utils.run.pipeline import RunOptions, news_inputs, run_dataset, run_news, selected_models
 
 EXAMPLES = """\
 examples:
-  python generate_model_sentiments.py --company NVDA
-  python generate_model_sentiments.py --company NVDA MSFT AAPL      # each ticker in turn
+  python generate_model_sentiments.py --subject NVDA
+  python generate_model_sentiments.py --subject NVDA MSFT AAPL      # each ticker in turn
   python generate_model_sentiments.py -c NVDA --snapshot 2026-11-24 # pin an earlier snapshot
   python generate_model_sentiments.py -c MSFT --models smollm2-135m-instruct:q4_1 --iterations 5
   python generate_model_sentiments.py -c AMD --refresh          # scrape fresh news first
   python generate_model_sentiments.py -c AMD --fetch-only       # only build the article snapshot
+  python generate_model_sentiments.py -c AMD --labels amd_labels.csv  # score accuracy on your labels
   python generate_model_sentiments.py --dataset fpb --dataset-path ../shared/data/FinancialPhraseBank-v1.0 --limit 60
   python generate_model_sentiments.py --dataset csv --dataset-path data/labelled/sample.csv
 
@@ -37,8 +33,9 @@ units failed (see the summary), 2 configuration or input error, 130 interrupted.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-c", "--company", nargs="+", metavar="TICKER",
-                        help="tickers to benchmark on, space or comma separated (default: ticker_symbol)")
+    parser.add_argument("--subject", "-c", "--company", dest="subject", nargs="+", metavar="TICKER",
+                        help="tickers to benchmark on, space or comma separated (default: ticker_symbol); "
+                             "-c and --company are other names of it")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH, metavar="PATH",
                         help="configuration file (default: config.yaml next to this script)")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="run only these configured models")
@@ -63,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     news.add_argument("--snapshot", metavar="PATH|DATE",
                       help="read this snapshot file, or the ticker's latest snapshot of that date or time "
                            "(e.g. 2026-11-24, 2026-11-24T0930) instead of the latest")
+    news.add_argument("--labels", type=Path, metavar="FILE",
+                      help="gold labels for the snapshot's articles: a CSV of key,label rows (positive, "
+                           "negative, neutral or mixed); the reports then score accuracy on them")
     data = parser.add_argument_group("labelled datasets (instead of news)")
     data.add_argument("--dataset", choices=["fpb", "csv"], help="fpb: FinancialPhraseBank v1.0; csv: text,label file")
     data.add_argument("--dataset-path", type=Path, metavar="PATH", help="FinancialPhraseBank folder or CSV file")
@@ -81,12 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.dataset and (args.company or args.refresh or args.fetch_only or args.snapshot):
-        parser.error("--dataset cannot be combined with --company, --refresh, --fetch-only or --snapshot")
+    if args.dataset and (args.subject or args.refresh or args.fetch_only or args.snapshot):
+        parser.error("--dataset cannot be combined with --subject, --refresh, --fetch-only or --snapshot")
     if args.snapshot and (args.refresh or args.fetch_only):
         parser.error("--snapshot reads an existing snapshot; it cannot be combined with --refresh or --fetch-only")
-    if args.snapshot and len(tickers(args.company)) > 1 and _is_path(args.snapshot):
+    if args.snapshot and len(tickers(args.subject)) > 1 and _is_path(args.snapshot):
         parser.error("--snapshot PATH names one ticker's file; give a date to pin several tickers")
+    if args.labels and (args.dataset or args.fetch_only or len(tickers(args.subject)) > 1):
+        parser.error("--labels labels one ticker's snapshot; it cannot be combined with --dataset, "
+                     "--fetch-only or several tickers")
     if args.dataset and args.dataset_path is None:
         parser.error("--dataset needs --dataset-path")
     if args.split and not args.dataset:
@@ -115,7 +118,7 @@ def scale_overrides(args: argparse.Namespace) -> dict:
 
 
 def tickers(values: list[str] | None) -> list[str]:
-    """The tickers of ``--company NVDA MSFT`` or ``--company NVDA,MSFT``, upper case, in order, once each."""
+    """The tickers of ``--subject NVDA MSFT`` or ``--subject NVDA,MSFT``, upper case, in order, once each."""
     names = [part.strip().upper() for value in values or [] for part in value.split(",")]
     return list(dict.fromkeys(name for name in names if name))
 
@@ -131,51 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose, args.quiet)
 
     def run() -> int:
-        config = load_config(args.config)
-        config = config.model_copy(update=scale_overrides(args))
-        models = [config.model(name) for name in args.models] if args.models else list(config.models_to_test)
+        config = load_config(args.config).model_copy(update=scale_overrides(args))
+        options = RunOptions(models=args.models, iterations=args.iterations, output_dir=args.output_dir,
+                             force=args.force, keep_stale=args.keep_stale,
+                             show_progress=not args.quiet and sys.stderr.isatty())
         if args.dataset:
-            source = dataset_input(args.dataset, args.dataset_path, config, agreement=args.agreement,
-                                   limit=args.limit, sample_seed=args.sample_seed,
-                                   split=args.split, split_file=args.split_file)
-            return run_source(source, config, models)
-        # Every ticker's snapshot is settled before any model runs, so that a bad ticker or
-        # snapshot stops the command at once rather than after the first ticker's inference.
-        sources = [
-            news_input(ticker, config, refresh=args.refresh or args.fetch_only, offline=args.offline,
-                       snapshot=args.snapshot)
-            for ticker in tickers(args.company) or [config.ticker_symbol.upper()]
-        ]
+            return run_dataset(config, args.dataset, args.dataset_path, options, agreement=args.agreement,
+                               limit=args.limit, sample_seed=args.sample_seed, split=args.split,
+                               split_file=args.split_file).exit_code
+        selected_models(config, args.models)  # an unknown model name stops the command before any fetch
         if args.fetch_only:
-            for source in sources:
+            for source in news_inputs(config, tickers(args.subject), refresh=True, offline=args.offline):
                 print(f"{source.subject}: {len(source.items)} articles in {source.source['snapshot']}")
             return EXIT_OK
-        return max(run_source(source, config, models) for source in sources)
-
-    def run_source(source, config, models) -> int:
-        """Every model over one ticker's articles (or one dataset); the exit code of that run."""
-        plan = RunPlan(
-            config=config,
-            templates=load_templates(config.messages_folder),
-            subject=source.subject,
-            company_name=source.company_name,
-            items=source.items,
-            models=models,
-            iterations=args.iterations or config.iterations,
-            output_dir=args.output_dir or config.sentiment_save_folder,
-            source=source.source,
-            force=args.force,
-            keep_stale=args.keep_stale,
-        )
-        log.info("%d model(s) x %d iteration(s) x %d item(s) of %s -> %s", len(models), plan.iterations,
-                 len(plan.items), plan.subject, plan.output_dir)
-        summary = run_benchmark(plan, show_progress=not args.quiet and sys.stderr.isatty())
-        print(summary_table(summary))
-        if summary.failed:
-            print(f"{plan.subject}: {len(summary.failed)} unit(s) failed; fix the cause and rerun to resume.",
-                  file=sys.stderr)
-            return EXIT_FAILURES
-        return EXIT_OK
+        return run_news(config, tickers(args.subject), options, refresh=args.refresh, offline=args.offline,
+                        snapshot=args.snapshot, labels=args.labels).exit_code
 
     return run_cli(run)
 

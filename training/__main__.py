@@ -1,4 +1,4 @@
-"""python -m training <step>: dataset, finetune, export, modelfiles, register, evaluate, or all of them."""
+"""python -m training <step>: dataset, finetune, export, modelfiles, register, evaluate, evaluate-news, or all of them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from utils.cli import EXIT_OK, run_cli, setup_logging
 from utils.errors import ConfigError
 from training.config import DEFAULT_TRAINING_CONFIG, load_training_config
 
-STEPS = ("dataset", "finetune", "export", "modelfiles", "register", "evaluate", "all", "fetch-converter",
-         "build-tools")
+STEPS = ("dataset", "finetune", "export", "modelfiles", "register", "evaluate", "evaluate-news", "all",
+         "fetch-converter", "build-tools")
 
 EXAMPLES = """\
 examples:
@@ -23,7 +23,8 @@ examples:
   python -m training modelfiles                    # Modelfiles/<run>-<quant>.Modelfile
   python -m training register --append-config config.yaml
   python -m training evaluate                      # base vs the exported GGUFs on the test split
-  python -m training all                           # everything, then base vs fine-tune on the test split
+  python -m training evaluate-news                 # the same models over news articles (evaluate.news_*)
+  python -m training all                           # everything, then base vs fine-tune on the test split and news
   python -m training fetch-converter               # unpack llama.cpp's HF->GGUF converter (once)
   python -m training build-tools                   # build llama-quantize, llama-imatrix (export), llama-bench, llama-batched-bench
 """
@@ -89,6 +90,11 @@ def run_step(step: str, args: argparse.Namespace) -> int:
         from training.pipeline import evaluate
 
         return evaluate(config, list(exported_ggufs(config)), show)
+    elif step == "evaluate-news":
+        from training.naming import exported_ggufs
+        from training.pipeline import evaluate_news
+
+        return evaluate_news(config, list(exported_ggufs(config)), show)
     elif step == "build-tools":
         from training.llama_tools import ensure_tools
 

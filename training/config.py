@@ -8,7 +8,7 @@ Relative paths are resolved against the folder holding the config file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
@@ -176,6 +176,14 @@ class EvaluateSettings(StrictModel):
     iterations: int = Field(1, ge=1)
     base_quantization: str = Field("q4_1", description="Label of the base model in the report.")
     output_dir: Path = Field(Path("output/evaluation"), description="Results, config and reports of the run.")
+    news_tickers: list[Annotated[str, Field(min_length=1, max_length=12)]] = Field(
+        default_factory=lambda: ["NVDA", "MSFT", "AAPL", "TSLA"],
+        description="evaluate-news: the tickers whose articles base and fine-tune read (empty: no news comparison).")
+    news_articles: Literal["samples", "latest"] = Field(
+        "samples", description="evaluate-news: the shipped synthetic samples (data/articles/<TICKER>.json), or "
+        "each ticker's latest snapshot in the project's data/articles (read offline).")
+    news_iterations: int = Field(3, ge=1, le=1000, description="evaluate-news: iterations per model and article.")
+    news_limit: int | None = Field(None, ge=1, description="evaluate-news: only the first N articles per ticker.")
 
 
 class TrainingConfig(StrictModel):

@@ -45,11 +45,13 @@ def machine_profile(system: str | None = None, machine: str | None = None, has_n
 
 
 def models_to_test_entries(config: TrainingConfig, quants: list[str]) -> list[dict[str, Any]]:
-    """Two zero-shot entries per quantization: llama_cpp (GGUF path) and ollama (tag)."""
+    """Two zero-shot entries per quantization: llama_cpp (GGUF path) and ollama (tag), each asked
+    with the prompt set the model was trained with (``messages_folder``), not the harness's default."""
     entries = []
     for quant in quants:
         tag = ollama_tag(config.run_name, quant)
-        common = {"family": config.run_name, "quantization": quant_label(quant), "prompt_mode": "zero_shot"}
+        common = {"family": config.run_name, "quantization": quant_label(quant), "prompt_mode": "zero_shot",
+                  "messages_folder": str(config.prompts_folder.resolve())}
         entries.append({"name": tag, "backend": "llama_cpp", "path": str(gguf_path(config, quant)), **common})
         entries.append({"name": f"{tag}-ollama", "backend": "ollama", "ollama_model": tag, **common})
     return entries
@@ -116,7 +118,7 @@ def register_all(config: TrainingConfig, append_to: Path | None = None, client: 
         create_model(client, tag, modelfile, extra, host)  # type: ignore[arg-type]
         print(f"created {tag} from {modelfile.path.name}")
         created.append(tag)
-    print("models_to_test entries (zero-shot):")
+    print(f"models_to_test entries (zero-shot, prompt set {config.prompts_folder}):")
     print(yaml.safe_dump(entries, sort_keys=False), end="")
     if append_to is not None:
         added = append_models(append_to, entries)

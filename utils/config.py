@@ -64,6 +64,9 @@ class ModelSpec(StrictModel):
     chat_format: str | None = Field(
         None, description="llama-cpp-python chat format override, e.g. 'gemma', 'chatml'."
     )
+    messages_folder: Path | None = Field(
+        None, description="This model's prompt set (system message, examples, user template), e.g. the one "
+        "a fine-tune was trained with (default: the global messages_folder).")
     n_gpu_layers: int = Field(-1, ge=-1, description="Layers to offload when the build has a GPU.")
     # backend: openai (utils/backends/openai_chat.py); none of these applies to another backend.
     base_url: str | None = Field(None, description="openai: the API root, e.g. http://127.0.0.1:8080/v1.")
@@ -315,9 +318,8 @@ class Config(StrictModel):
             if isinstance(value, Path) and not value.is_absolute():
                 updates[key] = base / value
         models = [
-            m.model_copy(update={"path": base / m.path})
-            if m.path is not None and not m.path.is_absolute()
-            else m
+            m.model_copy(update={key: base / getattr(m, key) for key in ("path", "messages_folder")
+                                 if getattr(m, key) is not None and not getattr(m, key).is_absolute()})
             for m in self.models_to_test
         ]
         news = self.news

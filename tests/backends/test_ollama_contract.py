@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.helpers import real_ollama_host, write_config, write_snapshot
+from tests.helpers import PROJECT, real_ollama_host, write_config, write_snapshot
 from utils.run.results import load_result
 
 import generate_model_sentiments
@@ -235,3 +235,17 @@ def test_parallel_requests_run_concurrently_and_answers_keep_item_order(tmp_path
     assert list(result.sentiments) == [a["key"] for a in snapshot["articles"]]
     asked = {body["messages"][-1]["content"] for body in wire.chats[1:]}
     assert len(asked) == 3
+
+
+def test_a_model_with_its_own_prompt_set_sends_that_system_message(tmp_path, server, wire):
+    """A models_to_test entry's messages_folder is what Ollama is sent (not the global one):
+    the system message of that set, zero-shot, overriding nothing the Modelfile would not."""
+    entry = {"name": "tuned", "backend": "ollama", "ollama_model": "llama3:8b-instruct-q4_K_M",
+             "prompt_mode": "zero_shot", "messages_folder": str(PROJECT / "training" / "prompts")}
+    assert run(tmp_path, server, [entry]) == 0
+    own = (PROJECT / "training" / "prompts" / "system_message.txt").read_text(encoding="utf-8").strip()
+    for body in wire.chats:
+        assert body["messages"][0] == {"role": "system", "content": own}
+        assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    result = load_result(tmp_path / "sentiments" / "tuned" / "NVDA_0.json")
+    assert result.settings["messages_folder"] == str(PROJECT / "training" / "prompts")

@@ -40,7 +40,8 @@ def chain(tmp_path_factory):
                   "max_seq_length": 256, "warmup_ratio": 0.0},
         # The importance-matrix path: llama.cpp's tools built from the sdist (once per machine, minutes).
         export={"quantizations": ["Q5_K_M", "Q4_K_M"], "imatrix": True, "imatrix_chunks": 2},
-        evaluate={"limit": 4, "iterations": 1, "output_dir": str(folder / "evaluation")},
+        evaluate={"limit": 4, "iterations": 1, "output_dir": str(folder / "evaluation"),
+                  "news_tickers": ["NVDA"], "news_limit": 4, "news_iterations": 2},
     )
     with fake_ollama() as ollama:
         code = training_main(["all", "--config", str(config_path), "--set", f"ollama.ollama_host={ollama.url}", "-q"])
@@ -115,6 +116,18 @@ def test_comparison_workbook_has_the_accuracy_sheets(chain):
     models = {row[0] for row in workbook["Accuracy"].iter_rows(min_row=2, values_only=True)}
     assert {"tiny-sentiment_f16", "tiny-sentiment_q5_K_M", "tiny-sentiment_q4_K_M",
             "smollm2-135m-instruct_q4_1"} <= models
+
+
+def test_news_comparison_workbook_beside_the_test_splits(chain):
+    from openpyxl import load_workbook
+
+    _, config, _ = chain
+    folder = config.evaluate.output_dir
+    for model in ("tiny-sentiment_f16", "tiny-sentiment_q4_K_M", "smollm2-135m-instruct_q4_1"):
+        result = json.loads((folder / "news_sentiments" / model / "NVDA_1.json").read_text())
+        assert len(result["sentiments"]) == 4 and result["settings"]["prompt_set"] == str(SHORT_PROMPTS)
+    workbook = load_workbook(folder / "reports" / "news_comparison_report.xlsx", read_only=True)
+    assert {"Leaderboard", "Consistency", "Pairwise", "Accuracy"} <= set(workbook.sheetnames)
 
 
 def test_evaluate_step_reuses_finished_answers(chain):

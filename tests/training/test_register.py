@@ -59,6 +59,7 @@ def test_register_creates_every_quantization(exported, ollama_server, capsys):
         assert params[key] == value
     out = capsys.readouterr().out
     assert description in out and "backend: ollama" in out and "ollama_model: tiny-sentiment:q4_K_M" in out
+    assert f"messages_folder: {config.prompts_folder.resolve()}" in out
 
 
 def test_unreachable_server_fails_clearly(exported):
@@ -94,6 +95,8 @@ def test_entries_append_to_a_harness_config_and_validate(exported, tmp_path):
     assert set(tuned) == {"tiny-sentiment:f16", "tiny-sentiment:f16-ollama",
                           "tiny-sentiment:q4_K_M", "tiny-sentiment:q4_K_M-ollama"}
     assert all(m.prompt_mode == "zero_shot" for m in tuned.values())
+    # every entry, Ollama's too, is asked with the prompt set the fine-tune was trained with
+    assert {m.messages_folder for m in tuned.values()} == {exported.prompts_folder.resolve()}
     assert tuned["tiny-sentiment:q4_K_M"].path == gguf_path(exported, "Q4_K_M")
     assert tuned["tiny-sentiment:q4_K_M-ollama"].ollama_model == "tiny-sentiment:q4_K_M"
     assert "# Benchmark configuration" in harness.read_text()  # comments kept

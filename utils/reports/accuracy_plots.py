@@ -38,8 +38,9 @@ def f1_matrix(accuracy: pd.DataFrame, subject: str) -> pd.DataFrame:
     return matrix.apply(pd.to_numeric, errors="coerce").astype(float)
 
 
-def f1_heatmap(accuracy: pd.DataFrame, subject: str, folder: Path) -> Path:
-    """Write the per-class F1 by model heatmap of one subject; the PNG's path."""
+def f1_heatmap(accuracy: pd.DataFrame, subject: str, folder: Path, title: str | None = None) -> Path:
+    """Write the per-class F1 by model heatmap of one subject; the PNG's path (``title``: the
+    subject as the title names it)."""
     matrix = f1_matrix(accuracy, subject)
     labels = matrix.map(lambda v: NA_TEXT if math.isnan(v) else f"{v:.2f}")
     figure = Figure(figsize=(2.5 + 1.4 * matrix.shape[1], 1.4 + 0.5 * matrix.shape[0]))
@@ -48,7 +49,7 @@ def f1_heatmap(accuracy: pd.DataFrame, subject: str, folder: Path) -> Path:
         matrix, ax=ax, vmin=0.0, vmax=1.0, cmap="viridis", annot=labels.to_numpy(), fmt="",
         linewidths=0.5, cbar_kws={"label": "F1"},
     )
-    ax.set_title(f"F1 by class against human labels: {subject}")
+    ax.set_title(f"F1 by class against gold labels: {title or subject}")
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.tick_params(axis="y", labelrotation=0)
@@ -67,7 +68,8 @@ def _reliability_panel(ax, bins: pd.DataFrame, title: str) -> None:
     ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="stated confidence", ylabel="share correct", title=title)
 
 
-def reliability_figure(calibration: pd.DataFrame, accuracy: pd.DataFrame, subject: str, folder: Path) -> Path | None:
+def reliability_figure(calibration: pd.DataFrame, accuracy: pd.DataFrame, subject: str, folder: Path,
+                       title: str | None = None) -> Path | None:
     """Write a grid of reliability diagrams (one panel per model) for one subject; its path or None."""
     table = calibration[calibration["subject"] == subject]
     models = sorted(table["model"].unique())
@@ -87,7 +89,7 @@ def reliability_figure(calibration: pd.DataFrame, accuracy: pd.DataFrame, subjec
     # below the panels: inside one it hides the bars of low-confidence bins
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8)
-    figure.suptitle(f"Reliability of stated confidence (numbers: answers per bin): {subject}")
+    figure.suptitle(f"Reliability of stated confidence (numbers: answers per bin): {title or subject}")
     return _save(figure, Path(folder) / plot_file_name("reliability", subject))
 
 
@@ -98,9 +100,12 @@ def accuracy_plots(sheets: dict[str, pd.DataFrame], folder: Path) -> list[Path]:
     subjects = sorted(s for s in accuracy["subject"].dropna().unique())
     if not subjects:
         log.info("no labelled results: no accuracy figures written")
+    synthetic = (set(accuracy.loc[accuracy["gold_labels"].eq("synthetic"), "subject"])
+                 if "gold_labels" in accuracy else set())
     for subject in subjects:
-        written.append(f1_heatmap(accuracy, subject, folder))
-        reliability = reliability_figure(calibration, accuracy, subject, folder)
+        title = f"{subject} (SYNTHETIC labels)" if subject in synthetic else subject
+        written.append(f1_heatmap(accuracy, subject, folder, title))
+        reliability = reliability_figure(calibration, accuracy, subject, folder, title)
         if reliability is None:
             log.info("%s: no answers with a confidence, no reliability diagram", subject)
         else:

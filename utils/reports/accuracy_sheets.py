@@ -30,7 +30,7 @@ ARTICLE_COLUMNS = ["Gold Label", "Accuracy"]
 _WORDS = {"f1": "F1", "mcc": "MCC", "ece": "ECE", "mae": "MAE", "ci": "CI", "df": "df", "a": "A", "b": "B",
           "macro-f1": "Macro-F1", "weighted-f1": "Weighted-F1", "fleiss": "Fleiss'"}
 _RENAMES = {"subject": "Dataset", "p_value": "p-value", "p_holm": "Holm p"}
-_TEXT_COLUMNS = {"model", "subject", "gold", "test", "model_a", "model_b", "notes"}
+_TEXT_COLUMNS = {"model", "subject", "gold", "test", "model_a", "model_b", "notes", "gold_labels"}
 # Counts outside the metric registry (bins, tables of counts, the tests' settings).
 _COUNT_COLUMNS = {"bin", "total", "a_right_b_wrong", "a_wrong_b_right", "resamples", "seed", "df"}
 
@@ -138,7 +138,13 @@ def summary_columns(ctx: ReportContext) -> pd.DataFrame | None:
                   "Macro-F1": accuracy.macro_f1(group["gold"], group["predicted"]),
                   "Labelled Items": group[["subject", "key"]].drop_duplicates().shape[0]}
         rows.append({MODEL: model, **{k: _number(v) for k, v in values.items()}})
-    return pd.DataFrame(rows, columns=[MODEL, *SUMMARY_COLUMNS])
+    frame = pd.DataFrame(rows, columns=[MODEL, *SUMMARY_COLUMNS])
+    if ctx.synthetic_label_subjects:
+        synthetic = set(ctx.synthetic_label_subjects)
+        subjects = answers.groupby("model")["subject"].agg(lambda s: set(map(str, s)))
+        frame["Gold Labels"] = [("synthetic" if subjects[m] <= synthetic else "partly synthetic")
+                                if subjects[m] & synthetic else "" for m in frame[MODEL]]
+    return frame
 
 
 def with_summary_columns(summary: pd.DataFrame, ctx: ReportContext) -> pd.DataFrame:
@@ -147,7 +153,7 @@ def with_summary_columns(summary: pd.DataFrame, ctx: ReportContext) -> pd.DataFr
     if extra is None:
         return summary
     merged = summary.merge(extra, on=MODEL, how="left")
-    order = [c for c in summary.columns if c != "Notes"] + SUMMARY_COLUMNS + ["Notes"]
+    order = [c for c in summary.columns if c != "Notes"] + SUMMARY_COLUMNS + ["Gold Labels", "Notes"]
     return merged[[c for c in order if c in merged.columns]]
 
 
@@ -160,6 +166,9 @@ def with_article_columns(articles: pd.DataFrame, ctx: ReportContext) -> pd.DataF
                 .agg(**{"Gold Label": ("gold", "first"), "Accuracy": ("correct", "mean")})
                 .reset_index()
                 .rename(columns={"model": MODEL, "subject": SUBJECT, "key": ITEM}))
+    if ctx.synthetic_label_subjects:
+        per_item["Gold Labels"] = per_item[SUBJECT].map(
+            lambda s: "synthetic" if str(s) in ctx.synthetic_label_subjects else "")
     return articles.merge(per_item, on=[MODEL, SUBJECT, ITEM], how="left")
 
 

@@ -134,6 +134,23 @@ class ReportContext:
         return not self.labelled_answers.empty
 
     @cached_property
+    def synthetic_label_subjects(self) -> list[str]:
+        """Subjects whose gold labels are synthetic (the shipped sample articles' intended sentiment)."""
+        if "gold_origin" not in self.frame or self.frame.empty:
+            return []
+        rows = self.frame[self.frame["gold_label"].notna() & self.frame["gold_origin"].eq("synthetic")]
+        return sorted(str(s) for s in rows["subject"].unique())
+
+    @cached_property
+    def ranks_by_accuracy(self) -> bool:
+        """Whether ``rank_by: auto`` ranks by accuracy: gold labels, none of them synthetic.
+
+        Synthetic labels were written with the articles to make them easy to read; accuracy
+        on them is shown (marked synthetic) but is no evidence for ranking real models.
+        """
+        return self.has_gold_labels and not self.synthetic_label_subjects
+
+    @cached_property
     def accuracy_tables(self) -> dict[str, list[accuracy.Row]] | None:
         """The Accuracy, Confusion, Calibration and Significance tables (rows of values, computed
         once for the four sheets); None without gold labels."""
@@ -141,6 +158,19 @@ class ReportContext:
             return None
         pairs = [p.models for p in self.pairs if p.ok]
         return accuracy.accuracy_tables(self.labelled_answers, pairs, resamples=self.resamples, seed=self.seed)
+
+    def mark_synthetic(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with a ``gold_labels`` column ("synthetic" on synthetically labelled subjects'
+        rows; on every row of a table without subjects when any label is synthetic)."""
+        synthetic = self.synthetic_label_subjects
+        if not synthetic:
+            return table
+        marked = table.copy()
+        if "subject" in marked:
+            marked["gold_labels"] = marked["subject"].map(lambda s: "synthetic" if str(s) in synthetic else "")
+        else:
+            marked["gold_labels"] = "synthetic"
+        return marked
 
     @cached_property
     def criterion_matrices(self) -> dict[str, pd.DataFrame]:
@@ -154,7 +184,7 @@ class ReportContext:
     @cached_property
     def ranking(self) -> pd.Series:
         """Rank of each model (1 = best) by the primary criteria, in rank order."""
-        keys = [k for k in criteria.primary_keys(self.settings.rank_by, self.has_gold_labels)
+        keys = [k for k in criteria.primary_keys(self.settings.rank_by, self.ranks_by_accuracy)
                 if k in self.criterion_matrices]
         means = {k: self.criterion_matrices[k].mean(axis=0).where(criteria.eligible(self.criterion_matrices[k]))
                  for k in keys}  # too little data for a criterion: ranked after those with enough

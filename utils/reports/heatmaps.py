@@ -307,7 +307,7 @@ def accuracy_figures(ctx: ReportContext, folder: Path) -> list[FigureJob]:
     if not ctx.has_gold_labels:
         return []
     answers = ctx.labelled_answers  # the figures need no significance tests: skip the bootstrap
-    tables = {"Accuracy": accuracy_sheets.table_frame("Accuracy", accuracy.accuracy_table(answers)),
+    tables = {"Accuracy": ctx.mark_synthetic(accuracy_sheets.table_frame("Accuracy", accuracy.accuracy_table(answers))),
               "Calibration": accuracy_sheets.table_frame("Calibration", accuracy.calibration_table(answers))}
     return [FigureJob(accuracy_plots, (tables, folder))]
 

@@ -161,7 +161,7 @@ class Board:
 
 def ranking_key(ctx: ReportContext) -> str:
     """The ranking's first criterion (the one the groups are formed on)."""
-    keys = [k for k in primary_keys(ctx.settings.rank_by, ctx.has_gold_labels) if k in ctx.criterion_matrices]
+    keys = [k for k in primary_keys(ctx.settings.rank_by, ctx.ranks_by_accuracy) if k in ctx.criterion_matrices]
     return keys[0] if keys else "valid_json_rate"
 
 
@@ -264,11 +264,20 @@ def _head(ctx: ReportContext, results: dict[str, Versus], first: str) -> list[st
     else:
         lead = (f"Top group: {len(top)} of {ranked} ranked models cannot be told apart on {criterion} "
                 f"(group a; the best mean is {found.best}'s). Their order inside the group is not evidence.")
-    rule = (f"Ranked by {', then '.join(BY_KEY[k].column for k in primary_keys(ctx.settings.rank_by, ctx.has_gold_labels) if k in results)}; "
+    rule = (f"Ranked by {', then '.join(BY_KEY[k].column for k in primary_keys(ctx.settings.rank_by, ctx.ranks_by_accuracy) if k in results)}; "
             f"a model is ranked on a criterion only with {BY_KEY[first].needs} on at least {MIN_COVERAGE:.0%} of "
             "its items (else shown, 'not ranked'). Group: models sharing a letter cannot be told apart "
             f"({test_name(first)}, Holm over {found.family}).")
+    if ctx.synthetic_label_subjects:
+        return [lead, rule, synthetic_note(ctx)]
     return [lead, rule]
+
+
+def synthetic_note(ctx: ReportContext) -> str:
+    """The sentence that marks accuracy on synthetic labels (the shipped sample articles')."""
+    return (f"Gold labels of {', '.join(ctx.synthetic_label_subjects)} are SYNTHETIC (the intended sentiment the "
+            "shipped sample articles were written with; mixed articles have none): accuracy is shown but "
+            "does not rank the models (label a real snapshot with --labels, or pass --rank-by accuracy).")
 
 
 def _foot(ctx: ReportContext, results: dict[str, Versus], first: str, left_out: list[str]) -> list[str]:

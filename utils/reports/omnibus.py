@@ -284,6 +284,9 @@ def _table(ctx: ReportContext, tests: list[OmnibusTest]) -> tuple[pd.DataFrame, 
         if test.labelled and not ctx.has_gold_labels:
             continue
         row, line = _row(ctx, test, primary)
+        if test.labelled and ctx.synthetic_label_subjects:
+            row["Notes"] = join_notes([("", "gold labels of " + ", ".join(ctx.synthetic_label_subjects)
+                                        + " are synthetic"), ("", row["Notes"])])
         rows.append(row)
         if line:
             sentences.append(line)

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 COLUMNS = [
     "model", "subject", "iteration", "key", "valid", "sentiment", "confidence", "time_taken",
-    "reasoning", "url", "published", "title", "gold_label", "gold_score",
+    "reasoning", "url", "published", "title", "gold_label", "gold_score", "gold_origin",
     "prompt_tokens", "completion_tokens", "prompt_truncated", "bare_json", "finish_reason",
-    "backend", "family", "quantization", "prompt_mode", "snapshot", "file",
+    "backend", "family", "quantization", "prompt_mode", "prompt_set", "snapshot", "file",
 ]
 
 
@@ -94,6 +94,7 @@ def load_results_frame(
                 "title": item.title,
                 "gold_label": item.gold_label,
                 "gold_score": item.gold_score,
+                "gold_origin": _gold_origin(result.source) if item.gold_label is not None else None,
                 "prompt_tokens": item.prompt_tokens,
                 "completion_tokens": item.completion_tokens,
                 "prompt_truncated": item.prompt_truncated,
@@ -103,6 +104,7 @@ def load_results_frame(
                 "family": result.family,
                 "quantization": result.quantization,
                 "prompt_mode": result.prompt_mode,
+                "prompt_set": _prompt_set(result.settings),
                 "snapshot": label,
                 "file": str(path),
             })
@@ -123,6 +125,23 @@ def load_results_frame(
         frame["time_taken"] = pd.to_numeric(frame["time_taken"], errors="coerce")
     _warn_mixed_snapshots(snapshots)
     return LoadedResults(frame=frame, problems=problems, files_read=files_read, snapshots=snapshots)
+
+
+def _gold_origin(source: dict) -> str | None:
+    """Where a file's gold labels come from: ``synthetic`` (the shipped sample articles'),
+    ``snapshot``, ``file`` (--labels), ``dataset``; None when it does not say."""
+    labels = source.get("labels")
+    if isinstance(labels, dict) and labels.get("origin"):
+        return str(labels["origin"])
+    if source.get("kind") == "dataset":
+        return "dataset"
+    return "synthetic" if source.get("synthetic") else None
+
+
+def _prompt_set(settings: dict) -> str | None:
+    """The prompt folder a result file says its model was asked with (None: not recorded)."""
+    folder = settings.get("prompt_set") or settings.get("messages_folder")
+    return str(folder) if folder else None
 
 
 def _warn_mixed_snapshots(snapshots: dict[tuple[str, str], set[str]]) -> None:

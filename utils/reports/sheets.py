@@ -151,7 +151,8 @@ def _accuracy(name: str, freeze: str = "C2", p_columns: tuple[str, ...] = ()) ->
         found = ctx.accuracy_tables
         if found is None:
             return None
-        return accuracy_sheets.sheet_table(name, accuracy_sheets.table_frame(name, found[name]), p_columns, freeze)
+        frame = ctx.mark_synthetic(accuracy_sheets.table_frame(name, found[name]))
+        return accuracy_sheets.sheet_table(name, frame, p_columns, freeze)
     build.__doc__ = f"The {name} sheet (labelled results only)."
     return build
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -18,7 +20,7 @@ def summary_frame_columns() -> list[str]:
     """Column names of the Summary sheet."""
     metric_columns = [c for m in REQUIRED_METRICS
                       for c in (m.column, f"{m.column} CI Low", f"{m.column} CI High", f"{m.column} Items")]
-    return ["Rank", "Model", "Family", "Quantization", "Prompt Mode", "Articles", "Iterations", "Answers",
+    return ["Rank", "Model", "Family", "Quantization", "Prompt Mode", "Prompt Set", "Articles", "Iterations", "Answers",
             *metric_columns, "Mean Sentiment (item-adjusted)", *SUMMARY_EXTRA, "Snapshot", "Notes"]
 
 
@@ -36,13 +38,14 @@ def summary_frame(ctx: ReportContext) -> pd.DataFrame:
     adjusted = item_adjusted_means(ctx.metric_matrix("Mean Sentiment"))
     iterations = ctx.frame.groupby("model")["iteration"].nunique()
     snapshots = snapshots_read(ctx.frame)
+    prompt_sets = prompt_sets_read(ctx.frame)
     shared = set(snapshots.values()) - {""}
     rows = []
     for model, rank in ctx.ranking.items():
         sub = ctx.by_model[model]
         label = ctx.labels.get(model) or ModelLabel(model)
         row: list = [rank, model, label.family, label.quantization or "unknown", label.prompt_mode,
-                     len(sub), int(iterations.get(model, 0)), int(sub["Answers"].sum())]
+                     prompt_sets.get(model) or None, len(sub), int(iterations.get(model, 0)), int(sub["Answers"].sum())]
         notes = []
         for metric in REQUIRED_METRICS:
             values = sub[metric.column]
@@ -78,6 +81,23 @@ def snapshots_read(frame: pd.DataFrame) -> dict[str, str]:
         return {}
     return {model: ", ".join(sorted({str(s) for s in column.dropna() if s}))
             for model, column in frame.groupby("model")["snapshot"]}
+
+
+def prompt_sets_read(frame: pd.DataFrame) -> dict[str, str]:
+    """Per model, the prompt folder(s) its result files say it was asked with, relative to the
+    working directory when inside it ("" when the files record none)."""
+    if "prompt_set" not in frame:
+        return {}
+    return {model: ", ".join(sorted({_short_path(str(p)) for p in column.dropna() if p}))
+            for model, column in frame.groupby("model")["prompt_set"]}
+
+
+def _short_path(folder: str) -> str:
+    path = Path(folder)
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return folder
 
 
 CONSISTENCY_COLUMNS = [

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from utils.backends import create_backend
 from utils.config import Config, ModelSpec
@@ -24,7 +24,7 @@ from utils.items import Item
 from utils.run.executors import Executor, InlineExecutor, ProcessExecutor
 from utils.run.journal import Journal, journal_path
 from utils.run.progress import Progress
-from utils.run.prompts import PromptTemplates
+from utils.run.prompts import PromptTemplates, load_templates
 from utils.run.results import (
     SCHEMA_VERSION, ItemResult, IterationResult, load_result, result_path, save_result,
     weighted_average_sentiment,
@@ -53,6 +53,27 @@ class RunPlan:
     source: dict[str, Any] = field(default_factory=dict)
     force: bool = False
     keep_stale: bool = False
+    # The prompt set of each model with its own messages_folder, by model name (else ``templates``);
+    # read from that folder when not given.
+    model_templates: Mapping[str, PromptTemplates] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        given = dict(self.model_templates)
+        read: dict[Path, PromptTemplates] = {}
+        for spec in self.models:
+            if spec.messages_folder is not None and spec.name not in given:
+                if spec.messages_folder not in read:
+                    read[spec.messages_folder] = load_templates(spec.messages_folder)
+                given[spec.name] = read[spec.messages_folder]
+        object.__setattr__(self, "model_templates", given)
+
+    def templates_for(self, spec: ModelSpec) -> PromptTemplates:
+        """The prompt set ``spec`` is asked with."""
+        return self.model_templates.get(spec.name, self.templates)
+
+    def prompt_set(self, spec: ModelSpec) -> str:
+        """The folder of that prompt set, as recorded in result files."""
+        return str(spec.messages_folder or self.config.messages_folder)
 
 
 def _now() -> str:
@@ -106,15 +127,16 @@ class Driver:
     def _unit(self, spec: ModelSpec, iteration: int, model_id: str | None) -> Unit | None:
         plan = self.plan
         path = result_path(plan.output_dir, spec.folder_name, plan.subject, iteration)
-        settings = unit_settings(plan.config, plan.templates, spec, company_name=plan.company_name,
+        settings = unit_settings(plan.config, plan.templates_for(spec), spec, company_name=plan.company_name,
                                  seed=plan.config.seed + iteration, model_id=model_id,
-                                 items_fingerprint=self.items_fingerprint)
+                                 items_fingerprint=self.items_fingerprint, prompt_set=plan.prompt_set(spec))
         journal = Journal(journal_path(path))
         note = None
         if not plan.force:
             state, note = self._existing(path, settings)
             if state == "done" or (state == "stale" and plan.keep_stale):
                 journal.discard()  # a journal left by a kill between the write and its removal
+                self._relabel(path)
                 kept = f"kept although stale ({note})" if state == "stale" else None
                 self.summary.outcomes.append(UnitOutcome(spec.name, iteration, "skipped", path, note=kept))
                 self.progress.skip(len(self.keys))
@@ -150,6 +172,32 @@ class Driver:
             return "broken", None
         change = settings_change(result.settings, settings)
         return ("stale", change) if change else ("done", None)
+
+    def _relabel(self, path: Path) -> None:
+        """Give a finished file the items' current gold labels (a new --labels file, or labels
+        read from the snapshot since): they do not change an answer, so nothing is asked again."""
+        result = load_result(path)
+        answers = self._with_gold(result.sentiments)
+        labels = self.plan.source.get("labels")
+        if answers == result.sentiments and result.source.get("labels") == labels:
+            return
+        source = {k: v for k, v in result.source.items() if k != "labels"}
+        if labels is not None:
+            source["labels"] = labels
+        try:
+            save_result(path, result.model_copy(update={"sentiments": answers, "source": source}))
+        except ResultFileError as exc:
+            log.warning("%s: could not update the gold labels: %s", path, exc)
+            return
+        log.info("%s: gold labels updated", path)
+
+    def _with_gold(self, answers: dict[str, ItemResult]) -> dict[str, ItemResult]:
+        """``answers`` with each item's gold label and score as the items carry them now."""
+        items = {item.key: item for item in self.plan.items}
+        return {key: answer if (answer.gold_label, answer.gold_score) == (items[key].gold_label, items[key].gold_score)
+                else answer.model_copy(update={"gold_label": items[key].gold_label,
+                                               "gold_score": items[key].gold_score})
+                for key, answer in answers.items()}
 
     def tasks(self, units: Sequence[Unit], chunk_size: int) -> list[Task]:
         """Missing items of each unit, in chunks, unit after unit."""
@@ -222,7 +270,9 @@ class Driver:
         ))
 
     def result(self, unit: Unit) -> IterationResult:
-        answers = {key: unit.journal.answers[key] for key in self.keys}  # item order, however they arrived
+        # item order, however they arrived; gold labels as the items carry them now (a resumed
+        # journal may hold answers given before a --labels file changed)
+        answers = self._with_gold({key: unit.journal.answers[key] for key in self.keys})
         spec, plan = unit.spec, self.plan
         return IterationResult(
             average_sentiment=weighted_average_sentiment(answers.values()),
@@ -261,7 +311,8 @@ def model_identity(spec: ModelSpec, config: Config, factory: BackendFactory) -> 
 
 def make_executor(plan: RunPlan, factory: BackendFactory, workers: int | None = None,
                   executor: str | None = None, ray_address: str | None = None) -> Executor:
-    context = WorkContext(plan.config, plan.templates, plan.company_name, {i.key: i for i in plan.items})
+    context = WorkContext(plan.config, plan.templates, plan.company_name, {i.key: i for i in plan.items},
+                          model_templates=dict(plan.model_templates))
     executor = executor or plan.config.executor
     workers = workers or plan.config.workers
     if executor == "ray":

@@ -5,7 +5,9 @@ same prompt (fingerprint of the system message, examples and template), the same
 file (SHA-256) or Ollama digest, temperature, token limit, decoding mode, seed, chat
 format and, for llama.cpp, flash attention when it is on (another attention kernel sums in
 another order, which can flip a near-tie in greedy decoding; with it on, the thread count
-can too). For an OpenAI-compatible server the model id covers the base URL, the model's
+can too); with a model's own prompt set (``messages_folder`` on its models_to_test entry)
+the prompt fingerprint is that set's texts (the folder is recorded, not fingerprinted, so a
+moved checkout with the same texts leaves its results current). For an OpenAI-compatible server the model id covers the base URL, the model's
 ``/models`` entry and version headers, and ``server_options`` its stop sequences and
 server-specific request fields (the harness's ``repeat_penalty`` is not an OpenAI field and
 is not sent, so it is recorded as None). Settings that do not change an answer otherwise
@@ -35,8 +37,14 @@ OPTIONAL_KEYS = ("flash_attn", "server_options")
 
 
 def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *, company_name: str,
-                  seed: int, model_id: str | None, items_fingerprint: str | None = None) -> dict[str, Any]:
-    """Everything recorded under ``settings`` in a result file, fingerprint included."""
+                  seed: int, model_id: str | None, items_fingerprint: str | None = None,
+                  prompt_set: str | None = None) -> dict[str, Any]:
+    """Everything recorded under ``settings`` in a result file, fingerprint included.
+
+    ``templates`` are the model's own prompt set when it names a ``messages_folder``;
+    ``prompt_set`` is the folder they were read from (recorded, not fingerprinted: the
+    global folder's texts are covered by ``prompt_fingerprint``).
+    """
     settings = {
         "temperature": config.default_temperature,
         "repeat_penalty": None if spec.backend == "openai" else config.repeat_penalty,
@@ -46,6 +54,8 @@ def unit_settings(config: Config, templates: PromptTemplates, spec: ModelSpec, *
         "stop_after_json": config.stop_after_json if spec.backend == "llama_cpp" else False,
         "flash_attn": True if spec.backend == "llama_cpp" and config.flash_attn else None,
         "prompt_fingerprint": templates.fingerprint(spec.prompt_mode),
+        "prompt_set": prompt_set,
+        "messages_folder": None if spec.messages_folder is None else str(spec.messages_folder),
         "company_name": company_name,
         "chat_format": spec.chat_format,
         "seed": seed,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from utils.config import Config
-from utils.errors import ArticlesError
+from utils.errors import ArticlesError, ConfigError
 from utils.io import file_sha256
 from utils.items import Item
 from utils.news.snapshot_store import load_snapshot, snapshot_id
@@ -27,9 +27,14 @@ class RunInput:
 
 
 def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: bool = False,
-               snapshot: str | None = None) -> RunInput:
+               snapshot: str | None = None, labels: Path | None = None) -> RunInput:
     """The article snapshot of ``ticker``: the latest, or the one ``snapshot`` (a path or a
-    date) pins; fetched first on refresh or when the ticker has none."""
+    date) pins; fetched first on refresh or when the ticker has none.
+
+    The articles carry gold labels where they have them: from ``labels`` (a ``key,label``
+    CSV) when given, else their own ``intended_sentiment`` (the shipped synthetic samples').
+    """
+    from utils.labelled.article_labels import file_labels, intended_labels
     from utils.news import ensure_snapshot
 
     path = ensure_snapshot(ticker, config, refresh=refresh, offline=offline, snapshot=snapshot)
@@ -41,7 +46,14 @@ def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: b
     else:
         log.info("%s: reading snapshot %s", ticker, path)
     company = loaded.company_name or ticker
-    source = {
+    if labels is not None:
+        labelled = file_labels(loaded.articles, labels, str(path))
+    else:
+        labelled = intended_labels(loaded.articles, loaded.synthetic)
+    if labelled.origin is not None:
+        log.info("%s: %d article(s) with a %s gold label (%d mixed, not scored)", ticker, labelled.labelled,
+                 labelled.origin, labelled.counts.get("mixed", 0))
+    source: dict[str, Any] = {
         "kind": "news",
         "ticker": ticker,
         "snapshot": str(path),
@@ -51,7 +63,9 @@ def news_input(ticker: str, config: Config, *, refresh: bool = False, offline: b
         "synthetic": loaded.synthetic,
         "items": len(loaded.articles),
     }
-    return RunInput(subject=ticker, company_name=company, items=loaded.articles, source=source)
+    if labelled.origin is not None:
+        source["labels"] = labelled.source_info()
+    return RunInput(subject=ticker, company_name=company, items=labelled.items, source=source)
 
 
 # Datasets mix many companies; the prompt then asks about the company the text is about.
@@ -62,6 +76,8 @@ def dataset_input(kind: str, path: Path | None, config: Config, *, agreement: st
                   limit: int | None = None, sample_seed: int | None = None,
                   split: str | None = None, split_file: Path | None = None) -> RunInput:
     """A labelled dataset (FinancialPhraseBank or a text,label CSV), optionally one split of it, sampled."""
+    if path is None:
+        raise ConfigError(f"--dataset {kind} needs a dataset path")
     from utils.labelled.datasets import load_fpb, load_labelled_csv, sample_dataset
     from utils.labelled.splits import restrict_to_split
 
@@ -71,10 +87,12 @@ def dataset_input(kind: str, path: Path | None, config: Config, *, agreement: st
     else:
         dataset = load_labelled_csv(path, neutral_band=config.neutral_band)
     if split is not None:
+        if split_file is None:
+            raise ConfigError(f"--split {split} needs a split file")
         # The split is taken before sampling, so a limit samples from the held-out items only.
         dataset = restrict_to_split(dataset, split_file, split)
     dataset = sample_dataset(dataset, limit, seed)
     source = {"kind": "dataset", **dataset.source_info()}
-    if split is not None:
+    if split is not None and split_file is not None:
         source["split"] = {"name": split, "file": str(split_file), "file_sha256": file_sha256(split_file)}
     return RunInput(subject=dataset.name, company_name=DATASET_COMPANY, items=dataset.as_articles(), source=source)

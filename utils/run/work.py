@@ -9,7 +9,7 @@ driver, the only writer, can journal them and drop duplicates.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from utils.backends import Backend, Completion, Sampling, create_backend
@@ -35,6 +35,11 @@ class WorkContext:
     templates: PromptTemplates
     company_name: str
     items: Mapping[str, Item]
+    # The prompt set of each model with its own messages_folder, by model name (else ``templates``).
+    model_templates: Mapping[str, PromptTemplates] = field(default_factory=dict)
+
+    def templates_for(self, spec: ModelSpec) -> PromptTemplates:
+        return self.model_templates.get(spec.name, self.templates)
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ def answer_item(backend: Backend, context: WorkContext, spec: ModelSpec, item: I
 
 def _builder(context: WorkContext, spec: ModelSpec) -> Callable[[str], list]:
     """The conversation for an article text, in this model's prompt mode."""
-    return lambda text: context.templates.build(spec.prompt_mode, context.company_name, text)
+    return lambda text: context.templates_for(spec).build(spec.prompt_mode, context.company_name, text)
 
 
 def answer_items(backend: Backend, context: WorkContext, spec: ModelSpec, keys: Sequence[str],
@@ -121,7 +126,8 @@ def answer_items(backend: Backend, context: WorkContext, spec: ModelSpec, keys: 
     """Several items at once (batched decoding, concurrent requests), each answer as soon as it
     is finished."""
     items = [context.items[key] for key in keys]
-    conversations = [context.templates.build(spec.prompt_mode, context.company_name, i.text) for i in items]
+    templates = context.templates_for(spec)
+    conversations = [templates.build(spec.prompt_mode, context.company_name, i.text) for i in items]
     done: set[int] = set()
     try:
         for index, completion in backend.chat_stream(conversations, sampling_for(context.config, seed)):
