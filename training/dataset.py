@@ -20,7 +20,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, cast
 
 from training.config import TrainingConfig
 from utils.errors import DatasetError
@@ -152,11 +152,12 @@ def target_answer(example: Example, config: TrainingConfig) -> str:
     elif example.agreement == "csv":
         confidence = settings.csv_confidence
     else:
-        confidence = settings.confidence[example.agreement]
+        confidence = cast(dict[str, float], settings.confidence)[example.agreement]
+    # The label was validated when the record was read; the settings are keyed by the label set.
     answer = SentimentResponse(
-        sentiment=float(settings.sentiment[example.label]),
+        sentiment=float(cast(dict[str, float], settings.sentiment)[example.label]),
         confidence=float(confidence),
-        reasoning=settings.reasoning[example.label],
+        reasoning=cast(dict[str, str], settings.reasoning)[example.label],
     )
     text = render_answer(answer)
     if not parse_answer(text).valid:  # the contract is the single source of truth

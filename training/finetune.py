@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from training.config import TrainingConfig
 from utils.errors import ConfigError, DatasetError
@@ -78,7 +78,7 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
-def repeat_by_agreement(records: list[dict], repeats: dict[str, int]) -> list[dict]:
+def repeat_by_agreement(records: list[dict], repeats: Mapping[str, int]) -> list[dict]:
     """Each record as many times as its agreement level's repeat count (1 when not listed)."""
     if all(count == 1 for count in repeats.values()):
         return records
@@ -115,7 +115,8 @@ def finetune(config: TrainingConfig, show_progress: bool = True) -> FinetuneResu
     data = {name: read_records(config.data_dir / f"{name}.jsonl") for name in ("train", "validation")}
     if not data["train"]:
         raise DatasetError(f"{config.data_dir / 'train.jsonl'}: no training records")
-    data["train"] = repeat_by_agreement(data["train"], config.finetune.repeat_by_agreement)
+    repeats = {str(level): count for level, count in config.finetune.repeat_by_agreement.items()}
+    data["train"] = repeat_by_agreement(data["train"], repeats)
     name = select_trainer(config.finetune.trainer, cuda_available(), unsloth_installed())
     module, _, function = TRAINERS[name].partition(":")
     train = getattr(importlib.import_module(module), function)

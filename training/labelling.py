@@ -94,7 +94,7 @@ def label_articles(config: TrainingConfig, show_progress: bool = False) -> Label
             report.labelled.append(LabelledArticle(
                 key=article.key, text=clip_text(article.text, settings.max_chars), company=company,
                 label=label_from_score(answer.sentiment, harness.neutral_band),
-                confidence=float(confidence), snapshot=str(snapshot_path)))  # a valid answer has one
+                confidence=float(confidence or 0.0), snapshot=str(snapshot_path)))  # a valid answer has one
     if report.dropped:
         log.warning("%d article(s) got no valid label from %s and are left out", len(report.dropped), settings.labeller)
     log.info("labelled %d article(s) with %s", len(report.labelled), settings.labeller)

@@ -163,9 +163,10 @@ def calibration_text(records: Sequence[dict], tokenizer_folder: Path, limit_toke
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
-    parts, total = [], 0
+    parts: list[str] = []
+    total = 0
     for record in records:
-        text = tokenizer.apply_chat_template(record["messages"], tokenize=False)
+        text = str(tokenizer.apply_chat_template(record["messages"], tokenize=False))
         parts.append(text)
         total += len(tokenizer(text, add_special_tokens=False)["input_ids"])
         if total >= limit_tokens:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,8 @@ def parse_modelfile(path: Path) -> Modelfile:
         raise HarnessError(f"{path}: cannot read Modelfile: {exc.strerror or exc}") from None
     blocks = {match.group(1): match.group(2) for match in _TRIPLE.finditer(text)}
     rest = _TRIPLE.sub("", text)
-    source, parameters = None, {}
+    source: str | None = None
+    parameters: dict[str, Any] = {}
     for line in rest.splitlines():
         keyword, _, value = line.strip().partition(" ")
         if keyword == "FROM":
@@ -128,9 +130,9 @@ def parse_modelfile(path: Path) -> Modelfile:
     return Modelfile(path, model_path.resolve(), blocks["TEMPLATE"], blocks.get("SYSTEM", ""), parameters)
 
 
-def _add_parameter(parameters: dict[str, object], name: str, raw: str) -> None:
+def _add_parameter(parameters: dict[str, Any], name: str, raw: str) -> None:
     if name == "stop":
-        parameters.setdefault("stop", []).append(raw.strip('"'))  # type: ignore[union-attr]
+        parameters.setdefault("stop", []).append(raw.strip('"'))
     elif name == "temperature":
         parameters[name] = float(raw)
     else:

@@ -131,7 +131,7 @@ def report_settings(harness: Config, subject: str | None) -> ReportSettings:
         heatmaps_dir=harness.heatmaps_folder, subject=subject, models=[s.folder_name for s in specs],
         labels={s.folder_name: ModelLabel(s.folder_name, s.family, s.quantization, s.prompt_mode, s.backend)
                 for s in specs},
-        pairs=[tuple(p) for p in harness.comparison_pairs], seed=harness.seed,
+        pairs=[(p[0], p[1]) for p in harness.comparison_pairs], seed=harness.seed,
         resamples=harness.bootstrap_resamples, neutral_band=harness.neutral_band,
     )
 

@@ -107,15 +107,16 @@ def register_all(config: TrainingConfig, append_to: Path | None = None, client: 
     missing = [q for q, m in zip(quants, modelfiles) if m is None]
     if missing:
         raise HarnessError(f"no Modelfile for {', '.join(missing)} (run: python -m training modelfiles)")
+    found = [m for m in modelfiles if m is not None]
     entries = models_to_test_entries(config, quants)
     host = _host(config)
     client = client or _client(host, config.ollama.timeout_s)
     description, extra = machine_profile()
     print(f"Ollama at {host}; {description}")
     created = []
-    for quant, modelfile in zip(quants, modelfiles):
+    for quant, modelfile in zip(quants, found):
         tag = ollama_tag(config.run_name, quant)
-        create_model(client, tag, modelfile, extra, host)  # type: ignore[arg-type]
+        create_model(client, tag, modelfile, extra, host)
         print(f"created {tag} from {modelfile.path.name}")
         created.append(tag)
     print(f"models_to_test entries (zero-shot, prompt set {config.prompts_folder}):")
