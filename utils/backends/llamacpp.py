@@ -59,8 +59,11 @@ def weight_repacking(llama_cpp: Any | None = None) -> bool:
     if forced in ("0", "false", "off", "no", "disabled"):
         return False
     if llama_cpp is None:
-        import llama_cpp
-    return "AMX_INT8 = 1" not in llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+        import llama_cpp as module
+
+        llama_cpp = module
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    return "AMX_INT8 = 1" not in info
 
 
 @contextlib.contextmanager
