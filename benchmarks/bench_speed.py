@@ -255,7 +255,8 @@ def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batche
 
     tools = ensure_tools(needed=BENCH_TOOLS)
     model = resolve_gguf(spec)
-    common = dict(threads=shape["threads"], flash_attn=config.flash_attn)
+    # Weight repacking as the harness loads the model (off with an AMX build of llama.cpp).
+    common = dict(threads=shape["threads"], flash_attn=config.flash_attn, repack=shape["repack"])
     prefill = run_llama_bench(tools, model, n_prompt=shape["prompt"], depth=shape["depth"], repetitions=repetitions,
                               **common)
     decode = run_llama_bench(tools, model, n_gen=shape["completion"], depth=shape["depth"] + shape["prompt"],
@@ -280,10 +281,12 @@ def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batche
 def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_repetitions: int,
                      sizes: tuple[int, ...] = BATCH_SIZES) -> dict[str, Any]:
     """The harness and llama.cpp's own tools on the same work, back to back; ratios harness ÷ llama.cpp."""
+    from utils.backends.llamacpp import weight_repacking
+
     threads = config.n_threads or os.cpu_count() or 1
     harness = {"sequential": harness_sequential(config, spec, conversations)}
     seq = harness["sequential"]
-    shape = {"threads": threads, "depth": round(seq["cached_tokens_per_answer"]),
+    shape = {"threads": threads, "repack": weight_repacking(), "depth": round(seq["cached_tokens_per_answer"]),
              "prompt": round(seq["prefill_tokens_per_answer"]), "completion": max(1, round(seq["decode_tokens_per_answer"]))}
     llama = llama_cpp_side(config, spec, shape, repetitions, batched_repetitions)
     harness["batched"] = {str(n): harness_batched(config, spec, conversations, n) for n in sizes if n > 1}
@@ -299,7 +302,8 @@ def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_r
 def print_versus(v: dict[str, Any]) -> None:
     shape, llama, harness, ratios = v["shape"], v["llama_cpp"], v["harness"], v["ratios"]
     seq = harness["sequential"]
-    print(f"\nthe harness against llama.cpp's own tools: {shape['threads']} threads; prompt {shape['prompt']} tokens "
+    print(f"\nthe harness against llama.cpp's own tools: {shape['threads']} threads, weight repacking "
+          f"{'on' if shape.get('repack', True) else 'off (AMX build)'}; prompt {shape['prompt']} tokens "
           f"after {shape['depth']} cached, completion {shape['completion']} tokens (the harness's five-shot means)")
     print("   measurement                              llama.cpp tokens/s     harness tokens/s   harness / llama.cpp")
     pre, dec = llama["prefill"], llama["decode"]
