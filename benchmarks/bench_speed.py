@@ -221,9 +221,18 @@ def harness_sequential(config, spec, conversations) -> dict[str, Any]:
     }
 
 
+def batched_work(conversations: list, parallel: int, per_slot: int = 3) -> list:
+    """The conversations, repeated in order until every slot gets ``per_slot`` of them: with
+    fewer, most decoding steps are the tail where answers have finished and slots stand idle
+    (llama-batched-bench keeps all N sequences decoding to the end)."""
+    wanted = max(len(conversations), per_slot * parallel)
+    return [conversations[i % len(conversations)] for i in range(wanted)]
+
+
 def harness_batched(config, spec, conversations, parallel: int) -> dict[str, Any]:
     """The harness's batched decoding (``parallel`` sequences) over all ``conversations``:
     decoding steps' tokens/s as its decoder timed them, and the wall time of the whole call."""
+    conversations = batched_work(conversations, parallel)
     backend = create_backend(spec, config.model_copy(update={"parallel": parallel}))
     backend.load()
     backend.warm_up(conversations[0])
@@ -263,19 +272,31 @@ def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batche
                              repetitions=repetitions, **common)
     runs = [run_batched_bench(tools, model, n_prompt=shape["depth"] + shape["prompt"], n_gen=shape["completion"],
                               sequences=BATCH_SIZES, **common) for _ in range(batched_repetitions)]
-    batched = {}
-    for n in BATCH_SIZES:
-        speeds = [row.decode_tokens_per_s for run in runs for row in run if row.sequences == n]
-        batched[str(n)] = {"decode_tokens_per_s": statistics.mean(speeds),
-                           "sd": statistics.stdev(speeds) if len(speeds) > 1 else 0.0, "samples": speeds}
+    # The same decoding over as many KV cells as the harness's N sequences hold: the shared
+    # prompt stands for the prefix and every sequence's own article (depth + N x prompt), so
+    # each decoded token attends over what it attends over in the harness's unified cache.
+    same_kv = [row for _ in range(batched_repetitions) for n in BATCH_SIZES
+               for row in run_batched_bench(tools, model, n_prompt=shape["depth"] + n * shape["prompt"],
+                                            n_gen=shape["completion"], sequences=[n], **common)]
     return {
         "tools": str(tools),
         "prefill": {"tokens_per_s": prefill.mean_tokens_per_s, "sd": prefill.sd_tokens_per_s,
                     "samples": list(prefill.samples), "n_prompt": prefill.n_prompt, "n_depth": prefill.n_depth},
         "decode": {"tokens_per_s": decode.mean_tokens_per_s, "sd": decode.sd_tokens_per_s,
                    "samples": list(decode.samples), "n_gen": decode.n_gen, "n_depth": decode.n_depth},
-        "batched": batched,
+        "batched": _by_sequences([row for run in runs for row in run]),
+        "batched_same_kv": _by_sequences(same_kv),
     }
+
+
+def _by_sequences(rows: list) -> dict[str, dict[str, Any]]:
+    """llama-batched-bench rows as decode tokens/s per N, mean and sd over the runs."""
+    batched = {}
+    for n in BATCH_SIZES:
+        speeds = [row.decode_tokens_per_s for row in rows if row.sequences == n]
+        batched[str(n)] = {"decode_tokens_per_s": statistics.mean(speeds),
+                           "sd": statistics.stdev(speeds) if len(speeds) > 1 else 0.0, "samples": speeds}
+    return batched
 
 
 def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_repetitions: int,
@@ -295,6 +316,8 @@ def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_r
         "decode": seq["decode_tokens_per_s_wall"] / llama["decode"]["tokens_per_s"],
         "batched": {n: row["decode_tokens_per_s"] / llama["batched"][n]["decode_tokens_per_s"]
                     for n, row in harness["batched"].items()},
+        "batched_same_kv": {n: row["decode_tokens_per_s"] / llama["batched_same_kv"][n]["decode_tokens_per_s"]
+                            for n, row in harness["batched"].items()},
     }
     return {"shape": shape, "llama_cpp": llama, "harness": harness, "ratios": ratios}
 
@@ -320,7 +343,13 @@ def print_versus(v: dict[str, Any]) -> None:
             continue
         print(f"   decode total, N = {n} (batched-bench -pps) {row['decode_tokens_per_s']:8.1f} ± {row['sd']:<6.1f}"
               f"       {mine['decode_tokens_per_s']:8.1f}          {ratios['batched'][n]:6.2f}   "
-              f"({mine['mean_sequences_per_step']:.1f} sequences per step; {mine['answers_per_minute']:.1f} answers/min)")
+              f"({mine['mean_sequences_per_step']:.1f} sequences per step over {mine['answers']} answers; "
+              f"{mine['answers_per_minute']:.1f} answers/min)")
+        same = llama.get("batched_same_kv", {}).get(n)
+        if same is not None:
+            print(f"     same KV cells as the harness (-npp {shape['depth']}+{n}x{shape['prompt']})"
+                  f" {same['decode_tokens_per_s']:8.1f} ± {same['sd']:<6.1f}       {mine['decode_tokens_per_s']:8.1f}"
+                  f"          {ratios['batched_same_kv'][n]:6.2f}")
     one = llama["batched"]["1"]["decode_tokens_per_s"]
     gains = ", ".join(f"{n}: {row['decode_tokens_per_s'] / one:.2f}x" for n, row in llama["batched"].items() if n != "1")
     print(f"   llama.cpp's own batching gain over N = 1 (decode total): {gains}")
