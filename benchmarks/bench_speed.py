@@ -278,8 +278,11 @@ def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batche
     same_kv = [row for _ in range(batched_repetitions) for n in BATCH_SIZES
                for row in run_batched_bench(tools, model, n_prompt=shape["depth"] + n * shape["prompt"],
                                             n_gen=shape["completion"], sequences=[n], **common)]
+    cmake_args = tools / "CMAKE_ARGS.txt"
     return {
         "tools": str(tools),
+        # How both sides were built, for ratios that mean something (docs/speed.md).
+        "tools_cmake_args": cmake_args.read_text(encoding="utf-8").strip() if cmake_args.is_file() else None,
         "prefill": {"tokens_per_s": prefill.mean_tokens_per_s, "sd": prefill.sd_tokens_per_s,
                     "samples": list(prefill.samples), "n_prompt": prefill.n_prompt, "n_depth": prefill.n_depth},
         "decode": {"tokens_per_s": decode.mean_tokens_per_s, "sd": decode.sd_tokens_per_s,
@@ -357,6 +360,20 @@ def print_versus(v: dict[str, Any]) -> None:
           + ", ".join(f"parallel {n} {row['answers_per_minute']:.1f}" for n, row in harness["batched"].items()))
 
 
+def llama_cpp_build() -> dict[str, Any]:
+    """The CPU and what llama-cpp-python's llama.cpp was built with (its system info)."""
+    import llama_cpp
+
+    cpu = None
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"cpu": cpu, "llama_cpp_python": llama_cpp.__version__,
+            "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip()}
+
+
 def report_timings() -> dict[str, Any] | None:
     path = PROJECT / "benchmarks" / "bench_reports.py"
     if not path.is_file():
@@ -403,11 +420,15 @@ def main(argv: list[str] | None = None) -> int:
                            "num_tokens_to_predict": config.num_tokens_to_predict}
 
     if args.versus_llama_cpp:
+        out["machine"].update(llama_cpp_build())
         five = [templates.build(spec.prompt_mode, snapshot.company_name or "Nvidia", a.text) for a in articles]
         out["versus"] = versus_llama_cpp(config, spec, five, repetitions=args.repetitions,
                                          batched_repetitions=args.batched_repetitions)
         out["versus_llama_cpp"] = out["versus"]["ratios"]
         out["machine"]["load_average_at_end"] = os.getloadavg()
+        print(f"llama.cpp (llama-cpp-python {out['machine']['llama_cpp_python']}) on {out['machine']['cpu']}: "
+              f"{out['machine']['llama_cpp_system_info']}")
+        print(f"llama.cpp's tools built with: {out['versus']['llama_cpp']['tools_cmake_args']}")
         print(f"model {out['model']}, {out['articles']} articles, {out['machine']['cores']} cores, load average "
               f"{out['machine']['load_average_at_start'][0]:.1f} at start, {out['machine']['load_average_at_end'][0]:.1f} at end")
         print_versus(out["versus"])
