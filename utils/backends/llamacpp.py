@@ -283,7 +283,7 @@ class LlamaCppBackend(Backend):
             for prompt in prompts:  # each sequence has the whole window; the run fits a long one alone
                 if len(prompt) + sampling.max_tokens > self.config.context_window_size:
                     raise PromptTooLong(self.name, self.spec.name, len(prompt), self.config.context_window_size)
-            decoder = self._decoder(max(len(prompt) for prompt in prompts) + sampling.max_tokens)
+            decoder = self._decoder()
             before = dict(decoder.totals)
             for index, out in decoder.stream(prompts, sampling, self.config.stop_after_json):
                 now, totals = time.perf_counter(), dict(decoder.totals)
@@ -307,23 +307,11 @@ class LlamaCppBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - as in chat: the unit fails, not the run
             raise BackendUnavailable(self.name, self.spec.name, f"{exc.__class__.__name__}: {exc}") from None
 
-    def _decoder(self, need: int = 0) -> Any:
-        """The batched decoder, with room for ``need`` tokens (prompt and answer) per sequence.
-
-        Each sequence has a KV stream of its own (see ``BatchedDecoder``), so the context holds
-        ``parallel + 1`` streams of at least 2,048 cells (capped at ``context_window_size``), not
-        ``parallel + 1`` whole windows; a call that needs more makes a larger one (the cached
-        prefix is then evaluated again, once).
-        """
-        from utils.backends.llamacpp_batch import BatchedDecoder
-
-        if self._batched is not None and not self._batched.fits(need, 0):
-            self._batched.close()
-            self._batched = None
+    def _decoder(self) -> Any:
         if self._batched is None:
-            window = self.config.context_window_size
-            per_sequence = min(window, max(2048, -(-int(need * 1.25) // 256) * 256))
-            self._batched = BatchedDecoder(self._llm, self.config.parallel, per_sequence)
+            from utils.backends.llamacpp_batch import BatchedDecoder
+
+            self._batched = BatchedDecoder(self._llm, self.config.parallel, self.config.context_window_size)
         return self._batched
 
     def warm_up(self, messages: list[Message]) -> None:

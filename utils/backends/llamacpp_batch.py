@@ -63,36 +63,20 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class BatchedDecoder:
-    """Decodes several prompts at once on the weights of an already loaded ``llama_cpp.Llama``.
+    """Decodes several prompts at once on the weights of an already loaded ``llama_cpp.Llama``."""
 
-    ``split_kv`` (the default) gives every sequence a KV stream of its own, ``n_ctx`` cells
-    each: a decoded token then attends over its own prompt and answer only. In one unified
-    cache (``split_kv=False``) it attends over every cell in use, the other sequences'
-    articles and answers included (masked, but computed), which on a CPU costs a quarter of
-    the decoding speed at 8 sequences of a five-shot prompt. With streams the prefix is copied
-    into each sequence's stream (one buffer copy per item instead of a shared cell), and the
-    decoding sequences are kept in consecutive slots, as llama.cpp evaluates a step over
-    several streams in one pass only for consecutive sequence ids.
-    """
-
-    def __init__(self, llm: Any, parallel: int, n_ctx: int, split_kv: bool = True) -> None:
+    def __init__(self, llm: Any, parallel: int, n_ctx: int) -> None:
         import llama_cpp
         from llama_cpp import _internals
 
         self.llama_cpp = llama_cpp
         self.llm = llm
         self.parallel = parallel
-        self.split_kv = split_kv
         params = type(llm.context_params).from_buffer_copy(llm.context_params)
         params.n_seq_max = parallel + 1
-        if split_kv:
-            n_ctx = -(-n_ctx // 256) * 256  # llama.cpp pads each stream to 256 cells
-            params.kv_unified = False
-            params.n_ctx = n_ctx * (parallel + 1)
-        else:
-            params.kv_unified = True  # the sequences share the prefix's cells instead of copies
-            params.n_ctx = n_ctx
-        self.n_ctx = n_ctx  # cells per sequence with split_kv, else for all of them together
+        params.kv_unified = True  # the sequences share the prefix's cells instead of copies
+        params.n_ctx = n_ctx
+        self.n_ctx = n_ctx
         self.n_batch = params.n_batch
         self.ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=llm.verbose)
         self.batch = _internals.LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=parallel + 1,
@@ -102,10 +86,6 @@ class BatchedDecoder:
         # Running totals, like llama.cpp's perf counters (read before and after a call).
         self.totals = {"prefill_tokens": 0, "prefill_seconds": 0.0, "mixed_decode_tokens": 0, "decode_tokens": 0,
                        "decode_seconds": 0.0, "decode_steps": 0}
-
-    def fits(self, prompt_tokens: int, max_tokens: int) -> bool:
-        """Whether one sequence of ``prompt_tokens`` and an answer of ``max_tokens`` fits."""
-        return prompt_tokens + max_tokens <= self.n_ctx
 
     # --- low-level helpers ---------------------------------------------------------
 
@@ -188,16 +168,13 @@ class BatchedDecoder:
         active: list[_Sequence] = []
         try:
             while waiting or active:
-                # A free slot (the lowest) takes the next item, if the KV cache has room for its whole answer.
+                # A free slot takes the next item, if the KV cache has room for its whole answer.
                 while waiting and free and (not active or self._room(active, shared, sampling)
                                             >= self._need(waiting[0], shared, sampling)):
                     seq = waiting.popleft()
-                    free.sort()
                     seq.seq_id, seq.sampler = free.pop(0), self._sampler(sampling, sampling.seed)
                     self._give_prefix(seq.seq_id, shared)
                     active.append(seq)
-                if self.split_kv:
-                    self._compact(active, free)
                 self._step(active, sampling)
                 for seq in [s for s in active if s.finish is not None]:
                     active.remove(seq)
@@ -208,38 +185,17 @@ class BatchedDecoder:
             for seq in active:
                 self._release(seq)
 
-    def _compact(self, active: list[_Sequence], free: list[int]) -> None:
-        """Keep the active sequences in slots 1..len(active): a sequence above a free slot
-        moves down into it (its stream copied), so a step stays one pass over the streams."""
-        active.sort(key=lambda seq: seq.seq_id)
-        memory = self.ctx.memory
-        while active and active[-1].seq_id > len(active):
-            free.sort()
-            seq, target = active[-1], free.pop(0)
-            self.llama_cpp.llama_memory_seq_rm(memory, target, 0, -1)
-            self.llama_cpp.llama_memory_seq_cp(memory, seq.seq_id, target, -1, -1)
-            self.llama_cpp.llama_memory_seq_rm(memory, seq.seq_id, 0, -1)
-            free.append(seq.seq_id)
-            seq.seq_id = target
-            active.sort(key=lambda seq: seq.seq_id)
-
     def _need(self, seq: _Sequence, shared: int, sampling: Sampling) -> int:
         return len(seq.prompt) - shared + sampling.max_tokens
 
     def _room(self, active: list[_Sequence], shared: int, sampling: Sampling) -> int:
-        """KV cells not promised to the prefix or to the active sequences' whole answers (with
-        ``split_kv``: a free slot's stream, which holds the prefix and one answer)."""
-        if self.split_kv:
-            return self.n_ctx - shared
+        """KV cells not promised to the prefix or to the active sequences' whole answers."""
         return self.n_ctx - shared - sum(self._need(seq, shared, sampling) for seq in active)
 
     def _give_prefix(self, seq_id: int, shared: int) -> None:
         memory = self.ctx.memory
         self.llama_cpp.llama_memory_seq_rm(memory, seq_id, 0, -1)
-        if self.split_kv:  # another stream: llama.cpp copies sequence 0's whole stream (the prefix only)
-            self.llama_cpp.llama_memory_seq_cp(memory, 0, seq_id, -1, -1)
-        else:
-            self.llama_cpp.llama_memory_seq_cp(memory, 0, seq_id, 0, shared)
+        self.llama_cpp.llama_memory_seq_cp(memory, 0, seq_id, 0, shared)
 
     def _release(self, seq: _Sequence) -> None:
         self.llama_cpp.llama_memory_seq_rm(self.ctx.memory, seq.seq_id, 0, -1)
@@ -248,19 +204,16 @@ class BatchedDecoder:
             seq.sampler = None
 
     def _step(self, active: list[_Sequence], sampling: Sampling) -> None:
-        """One llama_decode: the next token of every decoding sequence and prompt tokens of the
-        sequences still being filled, as many as the batch holds after the decoding ones, in
-        slot order (with ``split_kv`` llama.cpp takes consecutive sequences into one pass);
-        then sampling."""
+        """One llama_decode: the next token of every decoding sequence, then prompt tokens of
+        the sequences still being filled, as many as the batch holds; then sampling."""
         waiting: dict[int, _Sequence] = {}
-        decoded = sum(1 for seq in active if seq.decoding)
-        room = self.n_batch - decoded  # prompt tokens never crowd out a decoding sequence
-        prompt_tokens = 0
-        for seq in sorted(active, key=lambda seq: seq.seq_id):
+        for seq in active:
             if seq.decoding:
                 waiting[self._add(seq.tokens[-1], len(seq.prompt) + len(seq.tokens) - 1, seq.seq_id, True)] = seq
-                continue
-            while seq.fed < len(seq.prompt) and prompt_tokens < room:
+        decoded = len(waiting)
+        prompt_tokens = 0
+        for seq in active:
+            while seq.fed < len(seq.prompt) and self.batch.batch.n_tokens < self.n_batch:
                 last = seq.fed == len(seq.prompt) - 1
                 index = self._add(seq.prompt[seq.fed], seq.fed, seq.seq_id, last)
                 if last:
