@@ -278,6 +278,16 @@ def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batche
     same_kv = [row for _ in range(batched_repetitions) for n in BATCH_SIZES
                for row in run_batched_bench(tools, model, n_prompt=shape["depth"] + n * shape["prompt"],
                                             n_gen=shape["completion"], sequences=[n], **common)]
+    one_thread = None
+    if shape["threads"] > 1:  # does the thread count pay? (it does not where another process holds a core)
+        single = dict(common, threads=1)
+        one_thread = {
+            "prefill_tokens_per_s": run_llama_bench(tools, model, n_prompt=shape["prompt"], depth=shape["depth"],
+                                                    repetitions=repetitions, **single).mean_tokens_per_s,
+            "decode_tokens_per_s": run_llama_bench(tools, model, n_gen=shape["completion"],
+                                                   depth=shape["depth"] + shape["prompt"], repetitions=repetitions,
+                                                   **single).mean_tokens_per_s,
+        }
     cmake_args = tools / "CMAKE_ARGS.txt"
     return {
         "tools": str(tools),
@@ -289,6 +299,7 @@ def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batche
                    "samples": list(decode.samples), "n_gen": decode.n_gen, "n_depth": decode.n_depth},
         "batched": _by_sequences([row for run in runs for row in run]),
         "batched_same_kv": _by_sequences(same_kv),
+        "one_thread": one_thread,
     }
 
 
@@ -353,6 +364,16 @@ def print_versus(v: dict[str, Any]) -> None:
             print(f"     same KV cells as the harness (-npp {shape['depth']}+{n}x{shape['prompt']})"
                   f" {same['decode_tokens_per_s']:8.1f} ± {same['sd']:<6.1f}       {mine['decode_tokens_per_s']:8.1f}"
                   f"          {ratios['batched_same_kv'][n]:6.2f}")
+    single = llama.get("one_thread")
+    if single:
+        gain_pre = pre["tokens_per_s"] / single["prefill_tokens_per_s"]
+        gain_dec = dec["tokens_per_s"] / single["decode_tokens_per_s"]
+        print(f"   llama-bench with 1 thread: prefill {single['prefill_tokens_per_s']:.1f}, decode "
+              f"{single['decode_tokens_per_s']:.1f} tokens/s; {shape['threads']} threads gain {gain_pre:.2f}x / {gain_dec:.2f}x")
+        if min(gain_pre, gain_dec) < 1.1:
+            print(f"   WARNING: {shape['threads']} threads are not faster than 1: another process holds a core (llama.cpp's "
+                  "threads wait for each other at every step), or the cores do not scale; these figures are not a "
+                  "quiet machine's")
     one = llama["batched"]["1"]["decode_tokens_per_s"]
     gains = ", ".join(f"{n}: {row['decode_tokens_per_s'] / one:.2f}x" for n, row in llama["batched"].items() if n != "1")
     print(f"   llama.cpp's own batching gain over N = 1 (decode total): {gains}")

@@ -30,7 +30,8 @@ def test_the_table_prints_both_batched_comparisons(capsys):
         "shape": {"threads": 2, "repack": False, "depth": 869, "prompt": 206, "completion": 75},
         "llama_cpp": {"prefill": {"tokens_per_s": 90.0, "sd": 1.0}, "decode": {"tokens_per_s": 43.0, "sd": 0.1, "n_depth": 1075},
                       "batched": {"1": _row(42.0), "4": _row(68.0)},
-                      "batched_same_kv": {"1": _row(42.0), "4": _row(61.0)}},
+                      "batched_same_kv": {"1": _row(42.0), "4": _row(61.0)},
+                      "one_thread": {"prefill_tokens_per_s": 170.0, "decode_tokens_per_s": 55.0}},
         "harness": {"sequential": {"prefill_tokens_per_s": 98.0, "decode_tokens_per_s_wall": 44.0,
                                    "decode_tokens_per_s": 45.0, "wall_s_per_answer": 4.0},
                     "batched": {"4": harness_row}},
@@ -41,3 +42,4 @@ def test_the_table_prints_both_batched_comparisons(capsys):
     assert "weight repacking off" in out
     assert "N = 4" in out and "0.88" in out  # against the shared whole prompt
     assert "-npp 869+4x206" in out and "0.98" in out  # against the same KV cells
+    assert "WARNING: 2 threads are not faster than 1" in out  # 90 vs 170 tokens/s prefill
