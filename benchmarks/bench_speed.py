@@ -49,11 +49,18 @@ from utils.run.runner import RunPlan, make_executor, run_benchmark  # noqa: E402
 ARMS = ("sequential", "workers 2", "parallel 2", "parallel 4", "ray 2 actors")
 
 
+def warm_up_apart(backend, conversations: list) -> None:
+    """Warm the backend on the last conversation: warmed on the first, the first answer would
+    find its whole prompt cached and evaluate nothing, and the means (the shape of the work
+    for llama.cpp's tools) would understate the prompt and overstate the cached depth."""
+    backend.warm_up(conversations[-1])
+
+
 def backend_arm(config, spec, conversations, *, reset: bool) -> dict[str, float]:
     """One loaded model answers every conversation; llama.cpp's counters per answer."""
     backend = create_backend(spec, config)
     backend.load()
-    backend.warm_up(conversations[0])
+    warm_up_apart(backend, conversations)
     sampling = Sampling(config.default_temperature, config.num_tokens_to_predict, config.seed,
                         config.repeat_penalty)
     done = []
@@ -198,7 +205,7 @@ def harness_sequential(config, spec, conversations) -> dict[str, Any]:
     counts the llama.cpp tools then repeat, llama.cpp's counters inside the harness, and wall time."""
     backend = create_backend(spec, config.model_copy(update={"parallel": 1}))
     backend.load()
-    backend.warm_up(conversations[0])
+    warm_up_apart(backend, conversations)
     done = [backend.chat(messages, _sampling(config)) for messages in conversations]
     backend.close()
     prefill_tokens = sum(c.extra["prefill_tokens"] for c in done)
@@ -235,7 +242,7 @@ def harness_batched(config, spec, conversations, parallel: int) -> dict[str, Any
     conversations = batched_work(conversations, parallel)
     backend = create_backend(spec, config.model_copy(update={"parallel": parallel}))
     backend.load()
-    backend.warm_up(conversations[0])
+    warm_up_apart(backend, conversations)
     decoder = backend._decoder()
     before = dict(decoder.totals)
     started = time.perf_counter()

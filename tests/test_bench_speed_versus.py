@@ -43,3 +43,11 @@ def test_the_table_prints_both_batched_comparisons(capsys):
     assert "N = 4" in out and "0.88" in out  # against the shared whole prompt
     assert "-npp 869+4x206" in out and "0.98" in out  # against the same KV cells
     assert "WARNING: 2 threads are not faster than 1" in out  # 90 vs 170 tokens/s prefill
+
+
+def test_the_warm_up_is_not_one_of_the_first_answers():
+    """Warmed on the first conversation, the first answer would evaluate no prompt at all."""
+    warmed = []
+    backend = type("Backend", (), {"warm_up": lambda self, messages: warmed.append(messages)})()
+    bench_speed.warm_up_apart(backend, [["first"], ["second"], ["third"]])
+    assert warmed == [["third"]]
