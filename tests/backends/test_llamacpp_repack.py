@@ -51,3 +51,27 @@ def test_a_loaded_model_used_the_setting(smollm2_backend):
 
     assert smollm2_backend._llm.model_params.use_extra_bufts is weight_repacking(llama_cpp)
     assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is True  # the default is untouched
+
+
+def test_the_server_wrapper_runs_llama_cpp_server_with_the_setting(monkeypatch):
+    """``python -m utils.backends.llamacpp_server`` is llama_cpp.server with repacking as the harness has it."""
+    import runpy
+    import sys
+
+    import llama_cpp
+
+    from utils.backends import llamacpp_server
+
+    seen = {}
+
+    def run_module(name, run_name, alter_sys):
+        seen.update(name=name, run_name=run_name, argv=list(sys.argv),
+                    repack=llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts)
+
+    monkeypatch.setattr(runpy, "run_module", run_module)
+    monkeypatch.setattr(sys, "argv", ["llamacpp_server"])
+    monkeypatch.setenv("LLAMA_ARG_REPACK", "0")
+    llamacpp_server.main(["--model", "m.gguf", "--port", "8000"])
+    assert seen == {"name": "llama_cpp.server", "run_name": "__main__", "argv": ["llamacpp_server", "--model", "m.gguf",
+                                                                                 "--port", "8000"], "repack": False}
+    assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts is True  # restored
