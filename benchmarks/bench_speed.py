@@ -49,11 +49,18 @@ from utils.run.runner import RunPlan, make_executor, run_benchmark  # noqa: E402
 ARMS = ("sequential", "workers 2", "parallel 2", "parallel 4", "ray 2 actors")
 
 
+def warm_up_apart(backend, conversations: list) -> None:
+    """Warm the backend on the last conversation: warmed on the first, the first answer would
+    find its whole prompt cached and evaluate nothing, and the means (the shape of the work
+    for llama.cpp's tools) would understate the prompt and overstate the cached depth."""
+    backend.warm_up(conversations[-1])
+
+
 def backend_arm(config, spec, conversations, *, reset: bool) -> dict[str, float]:
     """One loaded model answers every conversation; llama.cpp's counters per answer."""
     backend = create_backend(spec, config)
     backend.load()
-    backend.warm_up(conversations[0])
+    warm_up_apart(backend, conversations)
     sampling = Sampling(config.default_temperature, config.num_tokens_to_predict, config.seed,
                         config.repeat_penalty)
     done = []
@@ -198,7 +205,7 @@ def harness_sequential(config, spec, conversations) -> dict[str, Any]:
     counts the llama.cpp tools then repeat, llama.cpp's counters inside the harness, and wall time."""
     backend = create_backend(spec, config.model_copy(update={"parallel": 1}))
     backend.load()
-    backend.warm_up(conversations[0])
+    warm_up_apart(backend, conversations)
     done = [backend.chat(messages, _sampling(config)) for messages in conversations]
     backend.close()
     prefill_tokens = sum(c.extra["prefill_tokens"] for c in done)
@@ -221,12 +228,21 @@ def harness_sequential(config, spec, conversations) -> dict[str, Any]:
     }
 
 
+def batched_work(conversations: list, parallel: int, per_slot: int = 3) -> list:
+    """The conversations, repeated in order until every slot gets ``per_slot`` of them: with
+    fewer, most decoding steps are the tail where answers have finished and slots stand idle
+    (llama-batched-bench keeps all N sequences decoding to the end)."""
+    wanted = max(len(conversations), per_slot * parallel)
+    return [conversations[i % len(conversations)] for i in range(wanted)]
+
+
 def harness_batched(config, spec, conversations, parallel: int) -> dict[str, Any]:
     """The harness's batched decoding (``parallel`` sequences) over all ``conversations``:
     decoding steps' tokens/s as its decoder timed them, and the wall time of the whole call."""
+    conversations = batched_work(conversations, parallel)
     backend = create_backend(spec, config.model_copy(update={"parallel": parallel}))
     backend.load()
-    backend.warm_up(conversations[0])
+    warm_up_apart(backend, conversations)
     decoder = backend._decoder()
     before = dict(decoder.totals)
     started = time.perf_counter()
@@ -255,35 +271,64 @@ def llama_cpp_side(config, spec, shape: dict[str, Any], repetitions: int, batche
 
     tools = ensure_tools(needed=BENCH_TOOLS)
     model = resolve_gguf(spec)
-    common = dict(threads=shape["threads"], flash_attn=config.flash_attn)
+    # Weight repacking as the harness loads the model (off with an AMX build of llama.cpp).
+    common = dict(threads=shape["threads"], flash_attn=config.flash_attn, repack=shape["repack"])
     prefill = run_llama_bench(tools, model, n_prompt=shape["prompt"], depth=shape["depth"], repetitions=repetitions,
                               **common)
     decode = run_llama_bench(tools, model, n_gen=shape["completion"], depth=shape["depth"] + shape["prompt"],
                              repetitions=repetitions, **common)
     runs = [run_batched_bench(tools, model, n_prompt=shape["depth"] + shape["prompt"], n_gen=shape["completion"],
                               sequences=BATCH_SIZES, **common) for _ in range(batched_repetitions)]
-    batched = {}
-    for n in BATCH_SIZES:
-        speeds = [row.decode_tokens_per_s for run in runs for row in run if row.sequences == n]
-        batched[str(n)] = {"decode_tokens_per_s": statistics.mean(speeds),
-                           "sd": statistics.stdev(speeds) if len(speeds) > 1 else 0.0, "samples": speeds}
+    # The same decoding over as many KV cells as the harness's N sequences hold: the shared
+    # prompt stands for the prefix and every sequence's own article (depth + N x prompt), so
+    # each decoded token attends over what it attends over in the harness's unified cache.
+    same_kv = [row for _ in range(batched_repetitions) for n in BATCH_SIZES
+               for row in run_batched_bench(tools, model, n_prompt=shape["depth"] + n * shape["prompt"],
+                                            n_gen=shape["completion"], sequences=[n], **common)]
+    one_thread = None
+    if shape["threads"] > 1:  # does the thread count pay? (it does not where another process holds a core)
+        single = dict(common, threads=1)
+        one_thread = {
+            "prefill_tokens_per_s": run_llama_bench(tools, model, n_prompt=shape["prompt"], depth=shape["depth"],
+                                                    repetitions=repetitions, **single).mean_tokens_per_s,
+            "decode_tokens_per_s": run_llama_bench(tools, model, n_gen=shape["completion"],
+                                                   depth=shape["depth"] + shape["prompt"], repetitions=repetitions,
+                                                   **single).mean_tokens_per_s,
+        }
+    cmake_args = tools / "CMAKE_ARGS.txt"
     return {
         "tools": str(tools),
+        # How both sides were built, for ratios that mean something (docs/speed.md).
+        "tools_cmake_args": cmake_args.read_text(encoding="utf-8").strip() if cmake_args.is_file() else None,
         "prefill": {"tokens_per_s": prefill.mean_tokens_per_s, "sd": prefill.sd_tokens_per_s,
                     "samples": list(prefill.samples), "n_prompt": prefill.n_prompt, "n_depth": prefill.n_depth},
         "decode": {"tokens_per_s": decode.mean_tokens_per_s, "sd": decode.sd_tokens_per_s,
                    "samples": list(decode.samples), "n_gen": decode.n_gen, "n_depth": decode.n_depth},
-        "batched": batched,
+        "batched": _by_sequences([row for run in runs for row in run]),
+        "batched_same_kv": _by_sequences(same_kv),
+        "one_thread": one_thread,
     }
+
+
+def _by_sequences(rows: list) -> dict[str, dict[str, Any]]:
+    """llama-batched-bench rows as decode tokens/s per N, mean and sd over the runs."""
+    batched = {}
+    for n in BATCH_SIZES:
+        speeds = [row.decode_tokens_per_s for row in rows if row.sequences == n]
+        batched[str(n)] = {"decode_tokens_per_s": statistics.mean(speeds),
+                           "sd": statistics.stdev(speeds) if len(speeds) > 1 else 0.0, "samples": speeds}
+    return batched
 
 
 def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_repetitions: int,
                      sizes: tuple[int, ...] = BATCH_SIZES) -> dict[str, Any]:
     """The harness and llama.cpp's own tools on the same work, back to back; ratios harness ÷ llama.cpp."""
+    from utils.backends.llamacpp import weight_repacking
+
     threads = config.n_threads or os.cpu_count() or 1
     harness = {"sequential": harness_sequential(config, spec, conversations)}
     seq = harness["sequential"]
-    shape = {"threads": threads, "depth": round(seq["cached_tokens_per_answer"]),
+    shape = {"threads": threads, "repack": weight_repacking(), "depth": round(seq["cached_tokens_per_answer"]),
              "prompt": round(seq["prefill_tokens_per_answer"]), "completion": max(1, round(seq["decode_tokens_per_answer"]))}
     llama = llama_cpp_side(config, spec, shape, repetitions, batched_repetitions)
     harness["batched"] = {str(n): harness_batched(config, spec, conversations, n) for n in sizes if n > 1}
@@ -292,6 +337,8 @@ def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_r
         "decode": seq["decode_tokens_per_s_wall"] / llama["decode"]["tokens_per_s"],
         "batched": {n: row["decode_tokens_per_s"] / llama["batched"][n]["decode_tokens_per_s"]
                     for n, row in harness["batched"].items()},
+        "batched_same_kv": {n: row["decode_tokens_per_s"] / llama["batched_same_kv"][n]["decode_tokens_per_s"]
+                            for n, row in harness["batched"].items()},
     }
     return {"shape": shape, "llama_cpp": llama, "harness": harness, "ratios": ratios}
 
@@ -299,7 +346,8 @@ def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_r
 def print_versus(v: dict[str, Any]) -> None:
     shape, llama, harness, ratios = v["shape"], v["llama_cpp"], v["harness"], v["ratios"]
     seq = harness["sequential"]
-    print(f"\nthe harness against llama.cpp's own tools: {shape['threads']} threads; prompt {shape['prompt']} tokens "
+    print(f"\nthe harness against llama.cpp's own tools: {shape['threads']} threads, weight repacking "
+          f"{'on' if shape.get('repack', True) else 'off (AMX build)'}; prompt {shape['prompt']} tokens "
           f"after {shape['depth']} cached, completion {shape['completion']} tokens (the harness's five-shot means)")
     print("   measurement                              llama.cpp tokens/s     harness tokens/s   harness / llama.cpp")
     pre, dec = llama["prefill"], llama["decode"]
@@ -316,12 +364,42 @@ def print_versus(v: dict[str, Any]) -> None:
             continue
         print(f"   decode total, N = {n} (batched-bench -pps) {row['decode_tokens_per_s']:8.1f} ± {row['sd']:<6.1f}"
               f"       {mine['decode_tokens_per_s']:8.1f}          {ratios['batched'][n]:6.2f}   "
-              f"({mine['mean_sequences_per_step']:.1f} sequences per step; {mine['answers_per_minute']:.1f} answers/min)")
+              f"({mine['mean_sequences_per_step']:.1f} sequences per step over {mine['answers']} answers; "
+              f"{mine['answers_per_minute']:.1f} answers/min)")
+        same = llama.get("batched_same_kv", {}).get(n)
+        if same is not None:
+            print(f"     same KV cells as the harness (-npp {shape['depth']}+{n}x{shape['prompt']})"
+                  f" {same['decode_tokens_per_s']:8.1f} ± {same['sd']:<6.1f}       {mine['decode_tokens_per_s']:8.1f}"
+                  f"          {ratios['batched_same_kv'][n]:6.2f}")
+    single = llama.get("one_thread")
+    if single:
+        gain_pre = pre["tokens_per_s"] / single["prefill_tokens_per_s"]
+        gain_dec = dec["tokens_per_s"] / single["decode_tokens_per_s"]
+        print(f"   llama-bench with 1 thread: prefill {single['prefill_tokens_per_s']:.1f}, decode "
+              f"{single['decode_tokens_per_s']:.1f} tokens/s; {shape['threads']} threads gain {gain_pre:.2f}x / {gain_dec:.2f}x")
+        if min(gain_pre, gain_dec) < 1.1:
+            print(f"   WARNING: {shape['threads']} threads are not faster than 1: another process holds a core (llama.cpp's "
+                  "threads wait for each other at every step), or the cores do not scale; these figures are not a "
+                  "quiet machine's")
     one = llama["batched"]["1"]["decode_tokens_per_s"]
     gains = ", ".join(f"{n}: {row['decode_tokens_per_s'] / one:.2f}x" for n, row in llama["batched"].items() if n != "1")
     print(f"   llama.cpp's own batching gain over N = 1 (decode total): {gains}")
     print(f"   harness answers/min: sequential {60 / seq['wall_s_per_answer']:.1f}, "
           + ", ".join(f"parallel {n} {row['answers_per_minute']:.1f}" for n, row in harness["batched"].items()))
+
+
+def llama_cpp_build() -> dict[str, Any]:
+    """The CPU and what llama-cpp-python's llama.cpp was built with (its system info)."""
+    import llama_cpp
+
+    cpu = None
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"cpu": cpu, "llama_cpp_python": llama_cpp.__version__,
+            "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip()}
 
 
 def report_timings() -> dict[str, Any] | None:
@@ -370,11 +448,15 @@ def main(argv: list[str] | None = None) -> int:
                            "num_tokens_to_predict": config.num_tokens_to_predict}
 
     if args.versus_llama_cpp:
+        out["machine"].update(llama_cpp_build())
         five = [templates.build(spec.prompt_mode, snapshot.company_name or "Nvidia", a.text) for a in articles]
         out["versus"] = versus_llama_cpp(config, spec, five, repetitions=args.repetitions,
                                          batched_repetitions=args.batched_repetitions)
         out["versus_llama_cpp"] = out["versus"]["ratios"]
         out["machine"]["load_average_at_end"] = os.getloadavg()
+        print(f"llama.cpp (llama-cpp-python {out['machine']['llama_cpp_python']}) on {out['machine']['cpu']}: "
+              f"{out['machine']['llama_cpp_system_info']}")
+        print(f"llama.cpp's tools built with: {out['versus']['llama_cpp']['tools_cmake_args']}")
         print(f"model {out['model']}, {out['articles']} articles, {out['machine']['cores']} cores, load average "
               f"{out['machine']['load_average_at_start'][0]:.1f} at start, {out['machine']['load_average_at_end'][0]:.1f} at end")
         print_versus(out["versus"])

@@ -247,20 +247,23 @@ def parse_batched_bench(text: str) -> list[BatchedResult]:
 
 def run_llama_bench(tools: Path, model: Path, *, n_prompt: int = 0, n_gen: int = 0, depth: int = 0,
                     threads: int, repetitions: int = 5, flash_attn: bool = False,
-                    gpu_layers: int = 0) -> BenchResult:
+                    gpu_layers: int = 0, repack: bool = True) -> BenchResult:
     """One llama-bench test: prefill ``n_prompt`` tokens, or decode ``n_gen`` tokens, after
-    ``depth`` tokens in the context (llama-bench's ``-d``), ``repetitions`` times."""
+    ``depth`` tokens in the context (llama-bench's ``-d``), ``repetitions`` times; ``repack``
+    as the harness loaded the model (llama.cpp's CPU extra buffers, see
+    ``utils.backends.llamacpp.weight_repacking``)."""
     if bool(n_prompt) == bool(n_gen):
         raise ValueError("one of n_prompt and n_gen, not both")
     output = _run([str(tools / "llama-bench"), "-m", str(model), "-p", str(n_prompt), "-n", str(n_gen),
                    "-d", str(depth), "-t", str(threads), "-r", str(repetitions), "-fa", "1" if flash_attn else "0",
-                   "-ngl", str(gpu_layers), "-o", "jsonl"], f"llama-bench on {model.name}")
+                   "-ngl", str(gpu_layers), "--repack", "1" if repack else "0", "-o", "jsonl"],
+                  f"llama-bench on {model.name}")
     return parse_llama_bench(output)[0]
 
 
 def run_batched_bench(tools: Path, model: Path, *, n_prompt: int, n_gen: int, sequences: Sequence[int],
                       threads: int, shared_prompt: bool = True, flash_attn: bool = False,
-                      gpu_layers: int = 0, batch: int = 2048) -> list[BatchedResult]:
+                      gpu_layers: int = 0, batch: int = 2048, repack: bool = True) -> list[BatchedResult]:
     """llama-batched-bench: ``n_gen`` tokens for each of N sequences after an ``n_prompt``-token
     prompt, for every N in ``sequences``; with ``shared_prompt`` (``-pps``) the prompt is
     evaluated once and its cells given to every sequence, in one unified KV cache (``-kvu``),
@@ -270,6 +273,8 @@ def run_batched_bench(tools: Path, model: Path, *, n_prompt: int, n_gen: int, se
                "-npp", str(n_prompt), "-ntg", str(n_gen), "-npl", ",".join(str(n) for n in sequences),
                "-t", str(threads), "-tb", str(threads), "-fa", "on" if flash_attn else "off", "-ngl", str(gpu_layers),
                "--output-format", "jsonl"]
+    if not repack:
+        command.append("--no-repack")
     if shared_prompt:
         command += ["-pps", "-kvu"]
     return parse_batched_bench(_run(command, f"llama-batched-bench on {model.name}"))

@@ -83,3 +83,23 @@ def test_llama_batched_bench_jsonl_is_read_among_its_log_lines():
 def test_output_without_a_result_is_an_error(parse):
     with pytest.raises(ToolsError, match="printed no result"):
         parse("error: failed to load model\n{not json}\n")
+
+
+@pytest.mark.parametrize("repack", [True, False])
+def test_the_tools_run_with_the_harness_repacking_setting(monkeypatch, tmp_path, repack):
+    """llama-bench gets ``--repack 0|1`` and llama-batched-bench ``--no-repack`` when off, as the
+    harness loads the model (an AMX build of llama.cpp crashes with repacking on)."""
+    from training import llama_tools
+
+    commands: list[list[str]] = []
+    bench = '{"n_prompt": 8, "n_gen": 0, "n_depth": 0, "n_threads": 2, "avg_ts": 10.0, "stddev_ts": 1.0}'
+    batched = ('{"pp": 8, "tg": 4, "pl": 2, "is_pp_shared": true, "speed_pp": 1.0, "speed_tg": 2.0,'
+               ' "speed": 3.0, "t_pp": 1.0, "t_tg": 1.0}')
+    monkeypatch.setattr(llama_tools, "_run", lambda command, what: commands.append(list(command))
+                        or (batched if "batched" in command[0] else bench))
+    llama_tools.run_llama_bench(tmp_path, tmp_path / "m.gguf", n_prompt=8, threads=2, repack=repack)
+    llama_tools.run_batched_bench(tmp_path, tmp_path / "m.gguf", n_prompt=8, n_gen=4, sequences=[2], threads=2,
+                                  repack=repack)
+    bench_command, batched_command = commands
+    assert bench_command[bench_command.index("--repack") + 1] == ("1" if repack else "0")
+    assert ("--no-repack" in batched_command) is not repack

@@ -8,6 +8,7 @@ evaluates the new article on each call.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -40,6 +41,48 @@ def fold_system_message(messages: list[Message]) -> list[Message]:
             message["content"] = f"{system}\n\n{message['content']}"
             break
     return rest
+
+
+def weight_repacking(llama_cpp: Any | None = None) -> bool:
+    """Whether llama.cpp may move weights into its CPU "extra" buffers (AMX, repacked layouts).
+
+    Off where llama.cpp was built with AMX (``AMX_INT8 = 1`` in its system info, as a native
+    build on a Sapphire Rapids or newer Xeon is): the pinned llama.cpp's AMX matrix product
+    loads an invalid tile configuration in its worker threads and dies of a general protection
+    fault on the first prompt (llama.cpp issue 20824, fix proposed in pull request 26954).
+    ``LLAMA_ARG_REPACK`` (llama.cpp's own variable for ``--repack``; 1 or 0) decides instead
+    when set. llama-bench and llama-batched-bench are run with the same setting.
+    """
+    forced = os.environ.get("LLAMA_ARG_REPACK", "").strip().lower()
+    if forced in ("1", "true", "on", "yes", "enabled"):
+        return True
+    if forced in ("0", "false", "off", "no", "disabled"):
+        return False
+    if llama_cpp is None:
+        import llama_cpp as module
+
+        llama_cpp = module
+    info = llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
+    return "AMX_INT8 = 1" not in info
+
+
+@contextlib.contextmanager
+def _extra_buffers(llama_cpp: Any, enabled: bool) -> Iterator[None]:
+    """``Llama(...)`` takes llama.cpp's default model parameters and offers no keyword for
+    ``use_extra_bufts``: while loading, the defaults it reads carry ``enabled``."""
+    module = llama_cpp.llama_cpp
+    default = module.llama_model_default_params
+
+    def params() -> Any:
+        found = default()
+        found.use_extra_bufts = enabled
+        return found
+
+    module.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = default
 
 
 class _StopAfterJson:
@@ -152,12 +195,15 @@ class LlamaCppBackend(Backend):
         kwargs.update(n_threads=threads, n_threads_batch=threads)
         if self.spec.chat_format:
             kwargs["chat_format"] = self.spec.chat_format
+        self._repack = weight_repacking(llama_cpp)
         try:
-            self._llm = llama_cpp.Llama(**kwargs)
+            with _extra_buffers(llama_cpp, self._repack):
+                self._llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendUnavailable(self.name, self.spec.name, f"llama.cpp could not load {self._model_path}: {exc}") from None
         self._gpu = gpu
-        log.info("loaded %s from %s (GPU offload: %s)", self.spec.name, self._model_path, "yes" if gpu else "no")
+        log.info("loaded %s from %s (GPU offload: %s, weight repacking: %s)", self.spec.name, self._model_path,
+                 "yes" if gpu else "no", "yes" if self._repack else "no")
 
     def _prepare(self, messages: list[Message]) -> list[Message]:
         if self.spec.chat_format in _FORMATS_WITHOUT_SYSTEM_ROLE:
