@@ -30,7 +30,9 @@ def test_the_pages_hold_every_command_and_config_model() -> None:
     found = {block for page in gen_docs.PAGES for block in gen_docs.blocks((PROJECT / page).read_text("utf-8"))}
     commands = {"generate_model_sentiments", "generate_model_metrics", "generate_model_comparison_report",
                 "generate_heatmaps", "training.__main__"}
-    assert {("help", name) for name in commands} | {("config", name) for name in gen_docs.CONFIG_MODELS} == found
+    registries = {("metrics", "item"), ("metrics", "label")}
+    assert ({("help", name) for name in commands} | {("config", name) for name in gen_docs.CONFIG_MODELS}
+            | registries) == found
 
 
 def test_a_changed_option_or_field_shows_as_drift() -> None:
@@ -40,6 +42,8 @@ def test_a_changed_option_or_field_shows_as_drift() -> None:
     table = gen_docs.render("<!-- generated: config Config -->\n<!-- end generated -->")
     assert "| `iterations` | int (≥ 1, ≤ 1000) | `3` | Iterations per model: each model answers" in table
     assert "| `executor` | one of `local`, `ray` | `local` |" in table
+    metrics = gen_docs.render("<!-- generated: metrics item -->\n<!-- end generated -->")
+    assert "| Valid JSON Rate | higher | valid answers / answers |" in metrics
 
 
 def test_help_paths_are_relative_to_the_project() -> None:

@@ -9,7 +9,8 @@ A generated block sits between two HTML comments in a Markdown page::
 
 ``help <module>`` is that command's ``--help`` (``main(["--help"])`` of the module);
 ``config <model>`` is a table of a pydantic config model's keys: type, default and the
-field's description. ``python tools/gen_docs.py`` rewrites the blocks in place;
+field's description; ``metrics item`` and ``metrics label`` are the metric registries of
+utils/reports/metrics.py (per-item metrics, figures against gold labels). ``python tools/gen_docs.py`` rewrites the blocks in place;
 ``--check`` changes nothing and exits 1 naming the pages whose blocks have drifted
 (tests/test_docs.py runs the same check).
 """
@@ -34,7 +35,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 if str(PROJECT) not in sys.path:  # run as a script: the project's packages come from its root
     sys.path.insert(0, str(PROJECT))
 
-PAGES = ("docs/cli.md", "docs/config.md")
+PAGES = ("docs/cli.md", "docs/config.md", "docs/reports.md")
 HELP_WIDTH = 100  # argparse wraps --help to the terminal; the docs use one fixed width
 # argparse's layout changes between Python versions (3.13 writes "-c, --company TICKER"); the
 # blocks are generated with the version CI runs, and the drift test runs only there.
@@ -132,12 +133,34 @@ def config_table(target: str) -> str:
     return "\n".join(rows) + "\n"
 
 
+_DIRECTION = {True: "higher", False: "lower", None: ""}
+
+
+def metrics_table(target: str) -> str:
+    """A Markdown table of one metric registry: column (or key), which way is better, meaning."""
+    from utils.reports import metrics
+
+    if target == "item":
+        rows = ["| column | better | meaning |", "| --- | --- | --- |"]
+        rows += [f"| {m.column} | {_DIRECTION[m.higher_is_better]} | {_cell(m.description)} |"
+                 for m in metrics.METRIC_LIST]
+    elif target == "label":
+        rows = ["| key | better | meaning |", "| --- | --- | --- |"]
+        rows += [f"| `{m.key}` | {_DIRECTION[m.higher_is_better]} | {_cell(m.description)} |"
+                 for m in metrics.LABEL_METRIC_LIST]
+    else:
+        raise ValueError(f"unknown metric registry {target!r} (item, label)")
+    return "\n".join(rows) + "\n"
+
+
 def render_block(kind: str, target: str) -> str:
     if kind == "help":
         return f"```\n$ python {_command(target)} --help\n{help_text(target)}```\n"
     if kind == "config":
         return config_table(target)
-    raise ValueError(f"unknown generated block kind {kind!r} (help, config)")
+    if kind == "metrics":
+        return metrics_table(target)
+    raise ValueError(f"unknown generated block kind {kind!r} (help, config, metrics)")
 
 
 def _command(module_name: str) -> str:

@@ -194,3 +194,10 @@ def test_bare_json_and_finish_reasons_are_extras(tmp_path, write_results):
     assert row["Finish Reasons"] == "json_complete 1, length 1, stop 1"
     assert row["Latency All (s)"] == 1.0 and row["Latency Invalid (s)"] == 1.0
     assert ARTICLE_COLUMNS.index("Bare JSON Rate") > ARTICLE_COLUMNS.index("Mean Confidence")
+
+
+def test_every_per_item_metric_says_what_it_is():
+    from utils.reports.metrics import METRIC_LIST
+
+    undescribed = [m.key for m in METRIC_LIST if not m.description.strip()]
+    assert undescribed == []

@@ -1,13 +1,8 @@
 """Per (model, item) metrics and per-model summaries, computed from the long results table.
 
-Definitions (as in the tool this project grew from, plus n/a for degenerate cases):
-
-* Inference Rate (s): mean ``time_taken`` of the valid answers (kept as the older tool defined it).
-* Latency All (s), Latency Invalid (s): mean ``time_taken`` of all answers, of the invalid ones.
-* Valid JSON Rate: valid answers / answers.
-* Sentiment Variance: population variance (ddof=0) of the valid sentiments across
-  iterations; n/a below 2 valid answers (one answer says nothing about consistency).
-* Mean Sentiment, Mean Confidence: means of the valid answers.
+Each metric's definition is its ``description`` (the older tool's five are defined as it
+defined them, plus n/a for degenerate cases); docs/reports.md lists both registries, generated
+from them by tools/gen_docs.py.
 
 Every metric is declared once in :data:`METRIC_LIST`, which drives the computation, the
 CSV columns, the workbooks and the heatmaps; the metrics against gold labels (computed by
@@ -55,27 +50,41 @@ class Metric:
     min_values: int = 1
     required: bool = False  # one of the older tool's five CSV metrics (in the Summary and heatmaps)
     pairwise: bool = False  # compared model against model in the Pairwise sheet
+    description: str = ""
 
 
 METRIC_LIST = [
     Metric("inference_rate", "Inference Rate (s)", "time_valid", higher_is_better=False, cmap="YlOrRd",
-           required=True, pairwise=True),
+           required=True, pairwise=True,
+           description="mean time_taken of the valid answers, s (the older tool's definition)"),
     Metric("valid_json_rate", "Valid JSON Rate", "valid", higher_is_better=True, cmap="RdYlGn", vmin=0, vmax=1,
-           required=True, pairwise=True),
+           required=True, pairwise=True,
+           description="valid answers / answers"),
     Metric("sentiment_variance", "Sentiment Variance", "sentiment", "var", higher_is_better=False, cmap="YlOrRd",
-           min_values=2, required=True, pairwise=True),
+           min_values=2, required=True, pairwise=True,
+           description="population variance (ddof 0) of the valid sentiments across iterations; n/a below 2 valid answers"),
     Metric("mean_sentiment", "Mean Sentiment", "sentiment", cmap="RdBu", vmin=-1, vmax=1, center=0.0,
-           required=True, pairwise=True),
+           required=True, pairwise=True,
+           description="mean sentiment of the valid answers (a tendency, neither end is better)"),
     Metric("mean_confidence", "Mean Confidence", "confidence", higher_is_better=True, cmap="Blues", vmin=0, vmax=1,
-           required=True),
-    Metric("sentiment_std", "Sentiment Std", "sentiment", "std", min_values=2),
-    Metric("min_sentiment", "Min Sentiment", "sentiment", "min"),
-    Metric("max_sentiment", "Max Sentiment", "sentiment", "max"),
-    Metric("tokens_per_second", "Tokens/s", "tokens_per_second", higher_is_better=True),
-    Metric("mean_completion_tokens", "Mean Completion Tokens", "completion_tokens"),
-    Metric("latency_all", "Latency All (s)", "time_all", higher_is_better=False, cmap="YlOrRd"),
-    Metric("latency_invalid", "Latency Invalid (s)", "time_invalid", higher_is_better=False),
-    Metric("bare_json_rate", "Bare JSON Rate", "bare_json", higher_is_better=True),
+           required=True,
+           description="mean confidence of the valid answers"),
+    Metric("sentiment_std", "Sentiment Std", "sentiment", "std", min_values=2,
+           description="standard deviation (ddof 0) of the valid sentiments across iterations; n/a below 2"),
+    Metric("min_sentiment", "Min Sentiment", "sentiment", "min",
+           description="lowest valid sentiment across iterations"),
+    Metric("max_sentiment", "Max Sentiment", "sentiment", "max",
+           description="highest valid sentiment across iterations"),
+    Metric("tokens_per_second", "Tokens/s", "tokens_per_second", higher_is_better=True,
+           description="per valid answer, completion tokens / time_taken, averaged"),
+    Metric("mean_completion_tokens", "Mean Completion Tokens", "completion_tokens",
+           description="mean completion tokens of the valid answers"),
+    Metric("latency_all", "Latency All (s)", "time_all", higher_is_better=False, cmap="YlOrRd",
+           description="mean time_taken of all answers, s"),
+    Metric("latency_invalid", "Latency Invalid (s)", "time_invalid", higher_is_better=False,
+           description="mean time_taken of the invalid answers, s"),
+    Metric("bare_json_rate", "Bare JSON Rate", "bare_json", higher_is_better=True,
+           description="share of the valid answers (that record it) that are a bare JSON object, no text around it"),
 ]
 METRICS: dict[str, Metric] = by_name(METRIC_LIST, lambda m: m.key, "metric")
 REQUIRED_METRICS = [m for m in METRIC_LIST if m.required]
