@@ -258,12 +258,13 @@ class LlamaCppServer:
         except ImportError as exc:
             raise RuntimeError(f"llama-cpp-python's server is not installed ({exc}): "
                                "pip install -r requirements-dev.txt") from None
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(package_resource_path(SMOLLM2_RESOURCE)),
+        # llama_cpp.server with the harness's weight-repacking setting (an AMX build crashes without it).
+        command = [sys.executable, "-m", "utils.backends.llamacpp_server", "--model", str(package_resource_path(SMOLLM2_RESOURCE)),
                    "--model_alias", self.alias, "--host", "127.0.0.1", "--port", str(self.port),
                    "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1", *self.extra_args]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
