@@ -122,6 +122,18 @@ HTML = "text/html; charset=utf-8"
 FEED_PATH = "/rss/2.0/headline"
 
 
+def summary_by_model(root: Path) -> pd.DataFrame:
+    """The comparison report's Summary table of the result files under ``root``, indexed by model."""
+    from utils.reports.context import build_context
+    from utils.reports.model_labels import resolve_label
+    from utils.reports.results_table import load_results_frame
+    from utils.reports.summary import summary_frame
+
+    frame = load_results_frame(root).frame
+    ctx = build_context(frame, {m: resolve_label(m) for m in frame["model"].unique()})
+    return summary_frame(ctx).set_index("Model")
+
+
 def news_config(tmp_path: Path, base: str, **overrides):
     """A Config whose news comes from the loopback server at ``base``, fast and polite to it."""
     from utils.config import Config, NewsSettings

@@ -6,11 +6,7 @@ import json
 
 import pandas as pd
 
-from tests.helpers import write_model_results
-from utils.reports.context import build_context
-from utils.reports.model_labels import resolve_label
-from utils.reports.results_table import load_results_frame
-from utils.reports.summary import summary_frame
+from tests.helpers import summary_by_model, write_model_results
 
 SCORES = [[0.5, 0.4], [-0.2, -0.1], [0.1, 0.0], [0.7, 0.6]]
 
@@ -22,12 +18,6 @@ def _record(folder, **settings):
         path.write_text(json.dumps(data), encoding="utf-8")
 
 
-def _summary(root):
-    frame = load_results_frame(root).frame
-    ctx = build_context(frame, {m: resolve_label(m) for m in frame["model"].unique()})
-    return summary_frame(ctx).set_index("Model")
-
-
 def test_summary_names_each_models_prompt_set(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _record(write_model_results(tmp_path, "base", SCORES), prompt_set=str(tmp_path / "messages"))
@@ -35,7 +25,7 @@ def test_summary_names_each_models_prompt_set(tmp_path, monkeypatch):
             messages_folder=str(tmp_path / "training" / "prompts"))
     _record(write_model_results(tmp_path, "elsewhere", SCORES), prompt_set="/opt/prompts")
     write_model_results(tmp_path, "old", SCORES)  # written before prompt sets were recorded
-    summary = _summary(tmp_path)
+    summary = summary_by_model(tmp_path)
     assert list(summary.columns[:5]) == ["Rank", "Family", "Quantization", "Prompt Mode", "Prompt Set"]
     assert summary.loc["base", "Prompt Set"] == "messages"
     assert summary.loc["tuned", "Prompt Set"] == "training/prompts"

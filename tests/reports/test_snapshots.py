@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from tests.helpers import write_model_results
-from utils.reports.context import build_context
-from utils.reports.model_labels import resolve_label
-from utils.reports.results_table import load_results_frame
-from utils.reports.summary import summary_frame
+from tests.helpers import summary_by_model, write_model_results
 
 SCORES = [[0.5, 0.4, 0.5], [-0.2, -0.1, -0.3], [0.1, 0.0, 0.2], [0.7, 0.6, 0.8], [0.3, 0.2, 0.3]]
 
@@ -21,17 +17,11 @@ def _read_snapshot(folder, snapshot_id):
         path.write_text(json.dumps(data), encoding="utf-8")
 
 
-def _summary(root):
-    frame = load_results_frame(root).frame
-    ctx = build_context(frame, {m: resolve_label(m) for m in frame["model"].unique()})
-    return summary_frame(ctx).set_index("Model")
-
-
 def test_summary_names_the_snapshot_each_model_read(tmp_path, caplog):
     _read_snapshot(write_model_results(tmp_path, "alpha", SCORES), "NVDA/2026-11-20T090000Z.json")
     _read_snapshot(write_model_results(tmp_path, "beta", SCORES), "NVDA/2026-11-24T093012Z.json")
     with caplog.at_level(logging.WARNING):
-        summary = _summary(tmp_path)
+        summary = summary_by_model(tmp_path)
     assert summary.loc["alpha", "Snapshot"] == "NVDA/2026-11-20T090000Z.json"
     assert summary.loc["beta", "Snapshot"] == "NVDA/2026-11-24T093012Z.json"
     assert "did not all read the same article snapshot" in summary.loc["alpha", "Notes"]
@@ -41,11 +31,11 @@ def test_summary_names_the_snapshot_each_model_read(tmp_path, caplog):
 def test_one_shared_snapshot_gives_no_note(tmp_path):
     for model in ("alpha", "beta"):
         _read_snapshot(write_model_results(tmp_path, model, SCORES), "NVDA/2026-11-24T093012Z.json")
-    summary = _summary(tmp_path)
+    summary = summary_by_model(tmp_path)
     assert set(summary["Snapshot"]) == {"NVDA/2026-11-24T093012Z.json"}
     assert not any("snapshot" in str(note) for note in summary["Notes"])
 
 
 def test_files_of_the_original_tool_record_no_snapshot(tmp_path):
     write_model_results(tmp_path, "alpha", SCORES, bare=True)
-    assert _summary(tmp_path).loc["alpha", "Snapshot"] is None
+    assert summary_by_model(tmp_path).loc["alpha", "Snapshot"] is None
