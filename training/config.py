@@ -49,7 +49,7 @@ class ArticleLabelSettings(StrictModel):
 
     snapshots: list[Path] = Field(default_factory=list, description="Article snapshot files to label.")
     labeller_config: Path = Field(Path("../config.yaml"), description="Harness config listing the labeller.")
-    labeller: str = Field("", description="The labeller's name in that config's models_to_test (run five-shot).")
+    labeller: str = Field("", description="The labeller's name in that config's models_to_test (asked as its entry says: five-shot by default).")
     retries: int = Field(2, ge=0, le=10, description="Times an article without a valid answer is asked again.")
     retry_temperature: float = Field(0.7, ge=0, le=2, description="Temperature of the retries (new seed each).")
     confidence: float | None = Field(None, ge=0, le=1,

@@ -1,9 +1,10 @@
 """Unlabelled news articles labelled by a stronger model, through the harness's own run.
 
 ``dataset.articles`` in training/config.yaml names article snapshots and a labeller from
-a harness config (``models_to_test``). The labeller reads every article five-shot, exactly
-as in a benchmark run (same backends, prompts, answer validation, journal and result
-files), so a stopped labelling run resumes where it stopped and a finished one is not
+a harness config (``models_to_test``). The labeller reads every article as its entry says
+(five-shot, the default, or zero-shot with its own ``messages_folder`` when the labeller is
+itself a fine-tune), exactly as in a benchmark run (same backends, prompts, answer
+validation, journal and result files), so a stopped labelling run resumes where it stopped and a finished one is not
 asked again. Articles without a valid answer are asked again, up to ``retries`` times,
 with a new seed and ``retry_temperature`` (greedy decoding would repeat the same invalid
 answer); what is still invalid after that is left out and counted.
@@ -75,7 +76,7 @@ def label_articles(config: TrainingConfig, show_progress: bool = False) -> Label
     from utils.config import load_config
 
     harness = load_config(settings.labeller_config)
-    spec = harness.model(settings.labeller).model_copy(update={"prompt_mode": "five_shot"})
+    spec = harness.model(settings.labeller)
     if spec.backend == "openai":  # one process, so that one budget and one rate limit hold
         harness = harness.model_copy(update={"workers": 1, "executor": "local"})
     for snapshot_path in settings.snapshots:

@@ -8,6 +8,7 @@ the real SmolLM2 five-shot.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,28 @@ def test_scripted_answers_become_labels_by_the_neutral_band(tmp_path, scripted_b
     assert report.dropped == {} and report.attempts == {str(tmp_path / "articles" / "NVDA.json"): 1}
     scripted_backend.calls.clear()
     assert label_articles(config).labelled == report.labelled and scripted_backend.calls == []
+
+
+def test_a_zero_shot_labeller_is_asked_zero_shot_with_its_own_prompt_set(tmp_path, scripted_backend):
+    # A fine-tune as the teacher: its entry says zero_shot and names the prompt set it was
+    # trained with; the labelling run asks it that way, not five-shot with the global set.
+    prompts = tmp_path / "teacher-prompts"
+    prompts.mkdir()
+    for name in ("system_message.txt", "user_message.txt", "few_shot_examples.yaml"):
+        text = (Path(__file__).resolve().parents[2] / "training" / "prompts" / name).read_text(encoding="utf-8")
+        (prompts / name).write_text(("TEACHER. " if name.startswith("system") else "") + text, encoding="utf-8")
+    teacher = dict(SMOLLM2, prompt_mode="zero_shot", messages_folder=str(prompts))
+    harness = write_config(tmp_path, [teacher])
+    snapshot = write_snapshot(tmp_path, count=2)
+    dataset = {"articles": {"snapshots": [str(snapshot)], "labeller_config": str(harness),
+                            "labeller": SMOLLM2["name"], "retries": 0}, "fpb_path": None}
+    config = load_training_config(write_training_config(tmp_path, None, dataset=dataset))
+    scripted_backend.steps = [POSITIVE, NEGATIVE]
+    report = label_articles(config)
+    assert [a.label for a in report.labelled] == ["positive", "negative"]
+    assert all(len(messages) == 2 and messages[0]["content"].startswith("TEACHER. ")
+               for _, messages, _ in scripted_backend.calls)
+    assert load_result(_labels_file(config)).prompt_mode == "zero_shot"
 
 
 def test_invalid_answers_are_asked_again_and_then_left_out(tmp_path, scripted_backend):
