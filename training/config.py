@@ -77,7 +77,7 @@ class DatasetSettings(StrictModel):
     validation: float = Field(0.1, ge=0, lt=1)
     test: float = Field(0.2, gt=0, lt=1)
     seed: int = Field(42, ge=0)
-    max_train_items: int | None = Field(None, ge=1, description="Cap on training items (stratified), for quick runs.")
+    max_train_items: int | None = Field(None, ge=1, description="Cap on training sentences (stratified by label), for quick runs; labelled articles are all kept.")
     max_eval_items: int | None = Field(None, ge=1, description="Cap on validation items.")
     reasoning: dict[Literal["positive", "neutral", "negative"], str] = Field(
         {

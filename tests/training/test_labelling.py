@@ -133,6 +133,21 @@ def test_labelled_articles_join_the_splits_with_their_company_and_confidence(tmp
     assert split["sources"]["articles"]["labeller"] == SMOLLM2["name"]
 
 
+def test_the_training_cap_shrinks_the_sentences_and_keeps_every_training_article(tmp_path, scripted_backend):
+    scripted_backend.steps = [POSITIVE, NEGATIVE, NEUTRAL, POSITIVE, NEGATIVE, NEUTRAL]
+    fpb = write_fpb(tmp_path / "fpb")
+    config, _ = _config(tmp_path, fpb=fpb, retries=0, count=6)
+    uncapped = build_dataset(config)
+    train = [json.loads(line) for line in uncapped.files["train"].read_text().splitlines()]
+    in_train = sum(1 for r in train if r["agreement"] == "articles")
+    assert in_train and len(train) - in_train > 3
+    capped = build_dataset(config.model_copy(update={"dataset": config.dataset.model_copy(
+        update={"max_train_items": 3})}))
+    train = [json.loads(line) for line in capped.files["train"].read_text().splitlines()]
+    assert sum(1 for r in train if r["agreement"] == "articles") == in_train
+    assert sum(1 for r in train if r["agreement"] != "articles") == 3
+
+
 def test_a_missing_labeller_names_the_model(tmp_path):
     config, _ = _config(tmp_path)
     config = config.model_copy(update={"dataset": config.dataset.model_copy(update={
