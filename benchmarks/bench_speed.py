@@ -331,6 +331,13 @@ def versus_llama_cpp(config, spec, conversations, *, repetitions: int, batched_r
     shape = {"threads": threads, "repack": weight_repacking(), "depth": round(seq["cached_tokens_per_answer"]),
              "prompt": round(seq["prefill_tokens_per_answer"]), "completion": max(1, round(seq["decode_tokens_per_answer"]))}
     llama = llama_cpp_side(config, spec, shape, repetitions, batched_repetitions)
+    # The harness again, after the tools: a machine that speeds up or slows down over the
+    # minutes of the tools' runs would otherwise bias the ratios one way. The sequential
+    # figures compared are the means of the runs before and after; both are kept.
+    after = harness_sequential(config, spec, conversations)
+    harness["sequential_before"], harness["sequential_after"] = dict(seq), after
+    for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "decode_tokens_per_s_wall", "wall_s_per_answer"):
+        seq[key] = (seq[key] + after[key]) / 2
     harness["batched"] = {str(n): harness_batched(config, spec, conversations, n) for n in sizes if n > 1}
     ratios = {
         "prefill": seq["prefill_tokens_per_s"] / llama["prefill"]["tokens_per_s"],
@@ -349,6 +356,12 @@ def print_versus(v: dict[str, Any]) -> None:
     print(f"\nthe harness against llama.cpp's own tools: {shape['threads']} threads, weight repacking "
           f"{'on' if shape.get('repack', True) else 'off (AMX build)'}; prompt {shape['prompt']} tokens "
           f"after {shape['depth']} cached, completion {shape['completion']} tokens (the harness's five-shot means)")
+    before, after = harness.get("sequential_before"), harness.get("sequential_after")
+    if before and after:
+        print(f"   the harness's sequential run before / after llama.cpp's tools: prefill "
+              f"{before['prefill_tokens_per_s']:.1f} / {after['prefill_tokens_per_s']:.1f}, decode "
+              f"{before['decode_tokens_per_s_wall']:.1f} / {after['decode_tokens_per_s_wall']:.1f} tokens/s "
+              "(their means are compared)")
     print("   measurement                              llama.cpp tokens/s     harness tokens/s   harness / llama.cpp")
     pre, dec = llama["prefill"], llama["decode"]
     print(f"   prefill {shape['prompt']} at depth {shape['depth']:<5} (llama-bench) {pre['tokens_per_s']:8.1f} ± {pre['sd']:<6.1f}"

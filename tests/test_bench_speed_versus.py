@@ -51,3 +51,30 @@ def test_the_warm_up_is_not_one_of_the_first_answers():
     backend = type("Backend", (), {"warm_up": lambda self, messages: warmed.append(messages)})()
     bench_speed.warm_up_apart(backend, [["first"], ["second"], ["third"]])
     assert warmed == [["third"]]
+
+
+def test_the_sequential_ratios_use_the_harness_runs_before_and_after_the_tools(monkeypatch):
+    """A machine drifting during the tools' minutes biases a one-sided comparison; the harness
+    runs on both sides of them and their mean is compared."""
+    runs = iter([80.0, 100.0])
+
+    def sequential(config, spec, conversations):
+        speed = next(runs)
+        return {"cached_tokens_per_answer": 838, "prefill_tokens_per_answer": 237, "decode_tokens_per_answer": 67,
+                "prefill_tokens_per_s": 3 * speed, "decode_tokens_per_s": speed + 2, "decode_tokens_per_s_wall": speed,
+                "wall_s_per_answer": 1.0}
+
+    def tools(config, spec, shape, repetitions, batched_repetitions):
+        assert (shape["depth"], shape["prompt"], shape["completion"]) == (838, 237, 67)  # from the first run
+        return {"prefill": {"tokens_per_s": 300.0}, "decode": {"tokens_per_s": 100.0},
+                "batched": {}, "batched_same_kv": {}}
+
+    monkeypatch.setenv("LLAMA_ARG_REPACK", "0")
+    monkeypatch.setattr(bench_speed, "harness_sequential", sequential)
+    monkeypatch.setattr(bench_speed, "llama_cpp_side", tools)
+    config = type("Config", (), {"n_threads": 2})()
+    versus = bench_speed.versus_llama_cpp(config, None, [], repetitions=1, batched_repetitions=1, sizes=(1,))
+    assert versus["ratios"]["decode"] == 0.9 and versus["ratios"]["prefill"] == 0.9
+    harness = versus["harness"]
+    assert harness["sequential_before"]["decode_tokens_per_s_wall"] == 80.0
+    assert harness["sequential_after"]["decode_tokens_per_s_wall"] == 100.0
