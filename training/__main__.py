@@ -1,4 +1,4 @@
-"""python -m training <step>: dataset, finetune, export, modelfiles, register, evaluate, evaluate-news, or all of them."""
+"""python -m training <step>: dataset, finetune, export, modelfiles, register, entries, evaluate, evaluate-news, or all of them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from utils.cli import EXIT_OK, run_cli, setup_logging
 from utils.errors import ConfigError
 from training.config import DEFAULT_TRAINING_CONFIG, load_training_config
 
-STEPS = ("dataset", "finetune", "export", "modelfiles", "register", "evaluate", "evaluate-news", "all",
+STEPS = ("dataset", "finetune", "export", "modelfiles", "register", "entries", "evaluate", "evaluate-news", "all",
          "fetch-converter", "build-tools")
 
 EXAMPLES = """\
@@ -22,6 +22,7 @@ examples:
   python -m training export                        # F16 + the configured quantizations
   python -m training modelfiles                    # Modelfiles/<run>-<quant>.Modelfile
   python -m training register --append-config config.yaml
+  python -m training entries --append-config config.yaml   # the GGUF entries alone, no Ollama
   python -m training evaluate                      # base vs the exported GGUFs on the test split
   python -m training evaluate-news                 # the same models over news articles (evaluate.news_*)
   python -m training all                           # everything, then base vs fine-tune on the test split and news
@@ -39,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. finetune.max_steps=10 (YAML value; repeatable)")
     parser.add_argument("--append-config", type=Path, metavar="PATH",
-                        help="register/all: append the models_to_test entries to this harness config")
-    parser.add_argument("--skip-register", action="store_true", help="all: do not call Ollama")
+                        help="register/entries/all: append the models_to_test entries to this harness config")
+    parser.add_argument("--skip-register", action="store_true",
+                        help="all: do not call Ollama (the GGUF entries are still printed, and appended with --append-config)")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings only, no progress bars")
@@ -85,6 +87,10 @@ def run_step(step: str, args: argparse.Namespace) -> int:
         from training.register import register_all
 
         register_all(config, append_to=args.append_config)
+    elif step == "entries":
+        from training.register import print_local_entries
+
+        print_local_entries(config, append_to=args.append_config)
     elif step == "evaluate":
         from training.naming import exported_ggufs
         from training.pipeline import evaluate

@@ -189,14 +189,19 @@ def run_all(config: TrainingConfig, append_to: Path | None = None, register: boo
         print(f"wrote {path}")
     if register:
         _register_or_warn(config, append_to)
+    else:  # the GGUF entries still reach the harness config: a plain run then asks as the chain did
+        from training.register import print_local_entries
+
+        print_local_entries(config, append_to)
     code = max(evaluate(config, list(files), show_progress), evaluate_news(config, list(files), show_progress))
     return EXIT_OK if code == EXIT_OK else EXIT_FAILURES
 
 
 def _register_or_warn(config: TrainingConfig, append_to: Path | None) -> None:
-    from training.register import register_all
+    from training.register import print_local_entries, register_all
 
     try:
         register_all(config, append_to=append_to)
     except HarnessError as exc:
         log.warning("skipping Ollama registration: %s", exc)
+        print_local_entries(config, append_to)

@@ -119,12 +119,25 @@ def register_all(config: TrainingConfig, append_to: Path | None = None, client: 
         create_model(client, tag, modelfile, extra, host)
         print(f"created {tag} from {modelfile.path.name}")
         created.append(tag)
+    show_entries(entries, config, append_to)
+    return created
+
+
+def show_entries(entries: list[dict[str, Any]], config: TrainingConfig, append_to: Path | None) -> None:
+    """Print the entries for a harness config's models_to_test, and append them to ``append_to``."""
     print(f"models_to_test entries (zero-shot, prompt set {config.prompts_folder}):")
     print(yaml.safe_dump(entries, sort_keys=False), end="")
     if append_to is not None:
         added = append_models(append_to, entries)
         print(f"appended {len(added)} model(s) to {append_to}" if added else f"{append_to} already lists them")
-    return created
+
+
+def print_local_entries(config: TrainingConfig, append_to: Path | None = None) -> list[dict[str, Any]]:
+    """Without Ollama: the llama_cpp entries of the exported GGUFs (no Ollama tag exists until
+    ``register`` creates it), printed and appended to ``append_to``; returns them."""
+    entries = [e for e in models_to_test_entries(config, list(exported_ggufs(config))) if e["backend"] == "llama_cpp"]
+    show_entries(entries, config, append_to)
+    return entries
 
 
 def create_model(client: Any, tag: str, modelfile: Modelfile, extra: dict[str, Any], host: str) -> None:

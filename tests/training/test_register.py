@@ -126,3 +126,31 @@ def test_real_server_registers(exported):
     finally:
         for tag in ("tiny-sentiment:f16", "tiny-sentiment:q4_K_M"):
             client.delete(tag)
+
+
+def test_entries_without_ollama_are_the_gguf_ones_printed_and_appended(exported, tmp_path, capsys):
+    from training.__main__ import main as training_main
+
+    harness = tmp_path / "config.yaml"
+    shutil.copyfile(os.path.join(os.path.dirname(__file__), "..", "..", "config.yaml"), harness)
+    path = tmp_path / "training.yaml"  # the exported fixture's config file
+    assert training_main(["entries", "--config", str(path), "--append-config", str(harness), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "name: tiny-sentiment:q4_K_M" in out and "backend: ollama" not in out
+    assert f"messages_folder: {exported.prompts_folder.resolve()}" in out
+    added = {m.name: m for m in load_config(harness).models_to_test if m.family == "tiny-sentiment"}
+    assert set(added) == {"tiny-sentiment:f16", "tiny-sentiment:q4_K_M"}
+    assert added["tiny-sentiment:f16"].path == gguf_path(exported, "F16")
+    assert added["tiny-sentiment:f16"].messages_folder == exported.prompts_folder.resolve()
+
+
+def test_an_unreachable_ollama_in_all_still_prints_the_gguf_entries(exported, tmp_path, capsys):
+    from training.pipeline import _register_or_warn
+
+    harness = tmp_path / "config.yaml"
+    shutil.copyfile(os.path.join(os.path.dirname(__file__), "..", "..", "config.yaml"), harness)
+    config = exported.model_copy(update={"ollama": exported.ollama.model_copy(update={"ollama_host": "http://127.0.0.1:9"})})
+    _register_or_warn(config, harness)
+    assert "name: tiny-sentiment:q4_K_M" in capsys.readouterr().out
+    assert {m.name for m in load_config(harness).models_to_test if m.family == "tiny-sentiment"} == {
+        "tiny-sentiment:f16", "tiny-sentiment:q4_K_M"}
