@@ -189,8 +189,10 @@ def build_dataset(config: TrainingConfig) -> DatasetResult:
     splits = split_examples(examples, fractions, settings.seed)
     # Caps only shrink train/validation: the test split stays whole and disjoint. The training
     # cap shrinks the sentences only: articles a labeller was paid to label are all trained on.
-    articles = [e for e in splits["train"] if e.agreement == "articles"]
-    sentences = [e for e in splits["train"] if e.agreement != "articles"]
+    from training.labelling import SOURCE as ARTICLES
+
+    articles = [e for e in splits["train"] if e.agreement == ARTICLES]
+    sentences = [e for e in splits["train"] if e.agreement != ARTICLES]
     splits["train"] = sorted(_cap(sentences, settings.max_train_items, settings.seed) + articles, key=lambda e: e.key)
     splits["validation"] = _cap(splits["validation"], settings.max_eval_items, settings.seed)
     templates = load_templates(config.prompts_folder)

@@ -4,8 +4,8 @@
 a harness config (``models_to_test``). The labeller reads every article as its entry says
 (five-shot, the default, or zero-shot with its own ``messages_folder`` when the labeller is
 itself a fine-tune), exactly as in a benchmark run (same backends, prompts, answer
-validation, journal and result files), so a stopped labelling run resumes where it stopped and a finished one is not
-asked again. Articles without a valid answer are asked again, up to ``retries`` times,
+validation, journal and result files), so a stopped labelling run resumes where it
+stopped and a finished one is not asked again. Articles without a valid answer are asked again, up to ``retries`` times,
 with a new seed and ``retry_temperature`` (greedy decoding would repeat the same invalid
 answer); what is still invalid after that is left out and counted.
 
